@@ -1,0 +1,68 @@
+// Bytes → packets. Three entry points, all incremental-friendly and allocation-light:
+//  * parse_fixed_header: is a whole packet at the start of this buffer, and how long is it?
+//  * decode_packet: one complete packet's body into a Packet, validated as the standard says.
+//  * StreamDecoder: owns a buffer and yields packets from a byte stream split anywhere.
+// Errors carry the reason code the receiver should report: malformed_packet (0x81),
+// protocol_error (0x82), packet_too_large (0x95) or unsupported_protocol_version (0x84, only
+// from CONNECT, answered with CONNACK 0x01 to 3.1.1 clients).
+// Any thread; no shared state.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mqtt/packet.hpp"
+#include "mqtt/result.hpp"
+#include "mqtt/wire.hpp"
+
+namespace hermod::mqtt {
+
+// Largest possible MQTT packet: 1 type byte + 4 length bytes + kMaxVarint.
+inline constexpr std::uint32_t kMaxPacketSize = kMaxVarint + 5;
+
+struct FixedHeader {
+  std::uint8_t first_byte = 0;        // type in the high nibble, flags in the low one
+  std::uint32_t remaining_length = 0;
+  std::uint8_t header_length = 0;     // 2..5 bytes
+  PacketType type() const { return static_cast<PacketType>(first_byte >> 4); }
+  std::uint8_t flags() const { return first_byte & 0x0F; }
+  std::size_t total_length() const { return header_length + std::size_t{remaining_length}; }
+};
+
+// Parses the fixed header at the start of `data`. nullopt: more bytes are needed to know.
+// Errors: a remaining length of more than 4 bytes (malformed), a packet larger than
+// `max_packet_size` (packet_too_large): reported as soon as the header is known, so a peer that
+// declares a huge length is refused before it sends the bytes.
+Result<std::optional<FixedHeader>> parse_fixed_header(std::string_view data,
+                                                      std::uint32_t max_packet_size = kMaxPacketSize);
+
+// Decodes one complete packet. `body` is exactly header.remaining_length bytes. `version` is the
+// session's protocol version; CONNECT ignores it and reads its own. Every string is UTF-8
+// validated, topic names are checked, reserved bits must be zero.
+Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, ProtocolVersion version);
+
+// A byte-stream decoder: feed() any split of the stream, then call next() until it returns nullopt.
+// After a CONNECT is decoded, later packets are read with the CONNECT's protocol version; a client
+// sets the version it sent with set_version(). After an error the stream is unusable.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(std::uint32_t max_packet_size = kMaxPacketSize,
+                         ProtocolVersion version = ProtocolVersion::v3_1_1)
+      : max_packet_size_(max_packet_size), version_(version) {}
+
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  Result<std::optional<Packet>> next();
+  void set_version(ProtocolVersion v) { version_ = v; }
+  ProtocolVersion version() const { return version_; }
+  std::size_t buffered() const { return buffer_.size() - consumed_; }
+
+ private:
+  std::string buffer_;
+  std::size_t consumed_ = 0;
+  std::uint32_t max_packet_size_;
+  ProtocolVersion version_;
+};
+
+}  // namespace hermod::mqtt

@@ -1,0 +1,37 @@
+#include "mqtt/utf8.hpp"
+
+#include <cstdint>
+
+namespace hermod::mqtt {
+
+bool is_valid_mqtt_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const std::uint8_t c = *p;
+    if (c < 0x80) {
+      if (c == 0) return false;
+      ++p;
+      continue;
+    }
+    int extra;
+    std::uint32_t cp;
+    std::uint32_t min;
+    if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; min = 0x80; }
+    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; min = 0x800; }
+    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; min = 0x10000; }
+    else return false;  // continuation byte in lead position, or 0xF8..0xFF
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min) return false;                      // overlong
+    if (cp > 0x10FFFF) return false;                 // beyond Unicode
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // surrogates
+    p += extra + 1;
+  }
+  return true;
+}
+
+}  // namespace hermod::mqtt

@@ -1,0 +1,13 @@
+// UTF-8 validation as MQTT requires (section 1.5.3 of 3.1.1 and 1.5.4 of 5.0): well-formed UTF-8
+// (no overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF) and no U+0000.
+// Any thread; pure functions.
+#pragma once
+
+#include <string_view>
+
+namespace hermod::mqtt {
+
+// True if `s` is well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2].
+bool is_valid_mqtt_utf8(std::string_view s);
+
+}  // namespace hermod::mqtt
