@@ -1,0 +1,95 @@
+#include "broker/broker.hpp"
+
+#include <functional>
+#include <stdexcept>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "broker/log.hpp"
+
+namespace hermod::broker {
+
+namespace {
+using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const asio::ip::tcp::endpoint& ep) {
+  asio::ip::tcp::acceptor a(io);
+  a.open(ep.protocol());
+  a.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+  // One acceptor per worker on the same port: the kernel spreads new connections.
+  a.set_option(reuse_port(true));
+  if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
+  a.bind(ep);
+  a.listen(asio::socket_base::max_listen_connections);
+  return a;
+}
+}  // namespace
+
+Broker::Broker(Config config) : config_(std::move(config)) {
+  const auto n = config_.resolved_workers();
+  workers_.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+}
+
+Broker::~Broker() { stop(); }
+
+std::uint32_t Broker::home_worker(std::string_view client_id) const {
+  return static_cast<std::uint32_t>(std::hash<std::string_view>{}(client_id) % workers_.size());
+}
+
+void Broker::start() {
+  started_at_ = std::chrono::steady_clock::now();
+  for (const auto& l : config_.listeners) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(l.bind, ec);
+    if (ec) throw std::runtime_error("listener " + l.bind + ": not an IP address");
+    std::uint16_t port = l.port;
+    for (auto& w : workers_) {
+      try {
+        auto a = open_acceptor(w->io(), {address, port});
+        port = a.local_endpoint().port();  // with port 0, every worker joins the first one's port
+        w->accept_on(std::move(a));
+      } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen on " + l.bind + " port " + std::to_string(l.port) + ": " +
+                                 e.code().message());
+      }
+    }
+    bound_ports_.push_back(port);
+    logger("broker")->info("listening on {}:{} (mqtt)", address.is_v6() ? "[" + l.bind + "]" : l.bind, port);
+  }
+  sys_ = std::make_unique<SysTopics>(*this, *workers_[0]);
+  workers_[0]->post([this] { sys_->start(); });
+  for (auto& w : workers_) w->start();
+  started_ = true;
+  logger("broker")->info("hermod {} started with {} worker{}", HERMOD_VERSION, workers_.size(),
+                         workers_.size() == 1 ? "" : "s");
+}
+
+void Broker::stop() {
+  if (!started_) return;
+  started_ = false;
+  workers_[0]->post([this] { sys_->stop(); });
+  for (auto& w : workers_) w->shutdown();
+  for (auto& w : workers_) w->join();
+  logger("broker")->info("stopped");
+}
+
+BrokerTotals Broker::totals() const {
+  BrokerTotals t;
+  for (const auto& w : workers_) {
+    auto& s = w->stats();
+    t.clients_connected += s.clients_connected.get();
+    t.sessions += s.sessions.get();
+    t.messages_received += s.messages_received.get();
+    t.messages_sent += s.messages_sent.get();
+    t.bytes_received += s.bytes_received.get();
+    t.bytes_sent += s.bytes_sent.get();
+    t.messages_dropped += s.messages_dropped.get();
+    t.subscriptions += s.subscriptions.get();
+  }
+  t.retained = retained_.size();
+  return t;
+}
+
+}  // namespace hermod::broker

@@ -1,0 +1,67 @@
+// The broker: configuration, the workers, their listeners, and the few things every worker
+// shares (retained messages, the connection count, start time). Built and started on the main
+// thread; stop() is called from the main thread (on SIGINT/SIGTERM).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "broker/config.hpp"
+#include "broker/retained.hpp"
+#include "broker/sys_topics.hpp"
+#include "broker/worker.hpp"
+
+namespace hermod::broker {
+
+// Sums of every worker's statistics, for $SYS and metrics.
+struct BrokerTotals {
+  std::uint64_t clients_connected = 0;
+  std::uint64_t sessions = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_dropped = 0;
+  std::uint64_t subscriptions = 0;
+  std::uint64_t retained = 0;
+};
+
+class Broker {
+ public:
+  explicit Broker(Config config);
+  ~Broker();
+
+  // Opens every listener on every worker (SO_REUSEPORT) and starts the worker threads.
+  // Throws std::runtime_error naming the listener when a bind fails.
+  void start();
+  // Closes listeners and connections, lets the workers finish, joins them.
+  void stop();
+
+  const Config& config() const { return config_; }
+  std::uint32_t worker_count() const { return static_cast<std::uint32_t>(workers_.size()); }
+  Worker& worker(std::uint32_t i) { return *workers_[i]; }
+  // The worker that owns sessions with this client id.
+  std::uint32_t home_worker(std::string_view client_id) const;
+  RetainedStore& retained() { return retained_; }
+  std::atomic<std::uint64_t>& connection_count() { return connections_; }
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  BrokerTotals totals() const;
+  // The ports actually bound, one per configured listener (differs from config when port 0).
+  const std::vector<std::uint16_t>& bound_ports() const { return bound_ports_; }
+
+ private:
+  Config config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  RetainedStore retained_;
+  std::atomic<std::uint64_t> connections_{0};
+  std::chrono::steady_clock::time_point started_at_;
+  std::vector<std::uint16_t> bound_ports_;
+  std::unique_ptr<SysTopics> sys_;
+  bool started_ = false;
+};
+
+}  // namespace hermod::broker

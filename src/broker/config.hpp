@@ -1,0 +1,55 @@
+// Broker configuration: one TOML file plus a few command-line overrides. Every option, its
+// default and its bounds are documented in docs/configuration.md. Loading validates everything
+// and throws ConfigError naming file, line and key; nothing else in the broker parses config.
+// Built once on the main thread before workers start; read-only afterwards (shared by const&).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hermod::broker {
+
+struct ListenerConfig {
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 1883;
+};
+
+struct Limits {
+  std::uint32_t max_packet_size = 268'435'460;  // whole packet, bytes
+  std::uint32_t max_connections = 0;            // 0: unlimited
+  std::uint16_t max_inflight = 20;              // per client, QoS 1/2 sent and not yet acknowledged
+  std::uint32_t max_queued_messages = 1000;     // per session
+  std::uint64_t max_queued_bytes = 0;           // per session, payload bytes; 0: unlimited
+  std::uint32_t connect_timeout = 10;           // seconds
+  bool queue_qos0 = false;                      // queue QoS 0 for offline persistent sessions
+  std::uint64_t max_write_buffer = 8 << 20;     // per connection; QoS 0 beyond it is dropped
+};
+
+struct Config {
+  std::string source = "<embedded default>";  // file the values came from, for messages
+  unsigned workers = 0;                        // 0: one per hardware thread
+  std::string log_level = "info";
+  std::uint32_t sys_interval = 10;  // seconds, 0: $SYS off
+  std::vector<ListenerConfig> listeners{{"127.0.0.1", 1883}, {"::1", 1883}};
+  Limits limits;
+  std::string data_dir;  // stored for the durability layer
+
+  // Worker count with 0 resolved to the hardware thread count.
+  unsigned resolved_workers() const;
+};
+
+// A configuration error: "file:line: key: message".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& file, std::size_t line, const std::string& key, const std::string& message);
+};
+
+// Parses `path`; unknown keys, wrong types and out-of-range values are errors. Throws ConfigError.
+Config load_config_file(const std::string& path);
+
+// Parses TOML text (used by load_config_file and tests); `source` names it in errors.
+Config parse_config(const std::string& text, const std::string& source);
+
+}  // namespace hermod::broker

@@ -1,0 +1,321 @@
+#include "broker/connection.hpp"
+
+#include <span>
+
+#include <boost/asio/buffer.hpp>
+
+#include "broker/broker.hpp"
+#include "broker/log.hpp"
+#include "broker/worker.hpp"
+#include "mqtt/encoder.hpp"
+
+namespace hermod::broker {
+
+namespace {
+// Largest CONNECT accepted before the client is known: enough for every field at its maximum.
+constexpr std::uint32_t kMaxConnectSize = 1 << 20;
+// Reads per wake-up before yielding to other connections of the worker.
+constexpr int kReadsPerWakeup = 4;
+// A payload at least this large is referenced by the write queue instead of copied into it.
+constexpr std::size_t kCopyPayloadBelow = 512;
+// iovec entries per gathered write.
+constexpr std::size_t kMaxIovecs = 64;
+}  // namespace
+
+const char* to_string(CloseReason r) {
+  switch (r) {
+    case CloseReason::client_disconnect: return "client disconnected";
+    case CloseReason::connection_lost: return "connection lost";
+    case CloseReason::protocol_error: return "protocol error";
+    case CloseReason::keepalive_timeout: return "keepalive timeout";
+    case CloseReason::connect_timeout: return "no CONNECT in time";
+    case CloseReason::session_taken_over: return "session taken over";
+    case CloseReason::refused: return "connection refused";
+    case CloseReason::server_shutdown: return "server shutting down";
+  }
+  return "unknown";
+}
+
+Connection::Connection(Worker& worker, asio::ip::tcp::socket socket, std::string remote)
+    : worker_(worker), socket_(std::move(socket)), remote_(std::move(remote)) {
+  accepted_at_ = last_received_ = Clock::now();
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+Connection::~Connection() {
+  if (counted_) worker_.broker().connection_count().fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::start() { wait_readable(); }
+
+void Connection::resume_after_handoff(mqtt::Connect connect, std::string leftover) {
+  handle_connect(std::move(connect));
+  if (closed()) return;
+  if (!leftover.empty()) process(leftover);
+  if (!closed()) wait_readable();
+}
+
+void Connection::wait_readable() {
+  if (read_waiting_ || closed()) return;
+  read_waiting_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->read_waiting_ = false;
+                       if (ec || self->closed()) return;
+                       self->on_readable();
+                     });
+}
+
+void Connection::on_readable() {
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(worker_.scratch(), worker_.scratch_size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      close(CloseReason::connection_lost);
+      return;
+    }
+    last_received_ = Clock::now();
+    worker_.stats().bytes_received.add(n);
+    process(std::string_view(worker_.scratch(), n));
+    if (closed()) return;
+    if (n < worker_.scratch_size()) break;  // drained the socket
+  }
+  wait_readable();
+}
+
+void Connection::process(std::string_view data) {
+  // Decode straight from the scratch buffer unless an incomplete packet is waiting in inbuf_.
+  std::string joined;
+  if (!inbuf_.empty()) {
+    joined = std::move(inbuf_);
+    joined.append(data);
+    data = joined;
+    inbuf_.clear();
+  }
+  const std::uint32_t limit = state_ == State::awaiting_connect
+                                  ? std::min(kMaxConnectSize, worker_.config().limits.max_packet_size)
+                                  : worker_.config().limits.max_packet_size;
+  std::size_t pos = 0;
+  while (pos < data.size() && !closed()) {
+    auto header = mqtt::parse_fixed_header(data.substr(pos), limit);
+    if (!header) return fail(header.error());
+    if (!*header || data.size() - pos < (*header)->total_length()) break;
+    const auto& h = **header;
+    auto packet = mqtt::decode_packet(h, data.substr(pos + h.header_length, h.remaining_length), version_);
+    if (!packet) return fail(packet.error());
+    pos += h.total_length();
+    on_packet(std::move(*packet));
+    if (pending_handoff_) {
+      auto [connect, home] = std::move(*pending_handoff_);
+      pending_handoff_.reset();
+      return hand_off(home, std::move(connect), std::string(data.substr(pos)));
+    }
+  }
+  if (!closed() && pos < data.size()) inbuf_.assign(data.substr(pos));
+  if (inbuf_.capacity() > 4096 && inbuf_.empty()) std::string().swap(inbuf_);
+}
+
+void Connection::fail(const hermod::Error& error) {
+  if (state_ == State::awaiting_connect && error.code == mqtt::ReasonCode::unsupported_protocol_version) {
+    // [MQTT-3.1.2-2]: answer an unknown protocol level with CONNACK 0x01, then close.
+    return refuse_connect(error.code);
+  }
+  logger("client")->info("{} {}: {}", remote_, session_ ? session_->client_id() : std::string("(no CONNECT)"),
+                         error.what);
+  close(CloseReason::protocol_error);
+}
+
+void Connection::on_packet(mqtt::Packet&& packet) {
+  using namespace mqtt;
+  if (state_ == State::awaiting_connect && !std::holds_alternative<Connect>(packet)) {
+    // [MQTT-3.1.0-1]: the first packet must be CONNECT.
+    return fail({ReasonCode::protocol_error, "first packet is not CONNECT"});
+  }
+  std::visit(
+      [this](auto&& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Connect>) {
+          if (state_ != State::awaiting_connect) {
+            return fail({ReasonCode::protocol_error, "second CONNECT"});  // [MQTT-3.1.0-2]
+          }
+          handle_connect(std::move(p));
+        } else if constexpr (std::is_same_v<T, Publish>) {
+          handle_publish(std::move(p));
+        } else if constexpr (std::is_same_v<T, Puback>) {
+          handle_puback(p);
+        } else if constexpr (std::is_same_v<T, Pubrec>) {
+          handle_pubrec(p);
+        } else if constexpr (std::is_same_v<T, Pubrel>) {
+          handle_pubrel(p);
+        } else if constexpr (std::is_same_v<T, Pubcomp>) {
+          handle_pubcomp(p);
+        } else if constexpr (std::is_same_v<T, Subscribe>) {
+          handle_subscribe(std::move(p));
+        } else if constexpr (std::is_same_v<T, Unsubscribe>) {
+          handle_unsubscribe(std::move(p));
+        } else if constexpr (std::is_same_v<T, Pingreq>) {
+          send(Pingresp{});
+        } else if constexpr (std::is_same_v<T, Disconnect>) {
+          handle_disconnect(p);
+        } else {
+          // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel from server to client; AUTH comes
+          // with MQTT 5 enhanced authentication.
+          fail({ReasonCode::protocol_error, "packet a client may not send"});
+        }
+      },
+      std::move(packet));
+}
+
+void Connection::check_timeouts(Clock::time_point now) {
+  if (state_ == State::awaiting_connect) {
+    if (now - accepted_at_ > std::chrono::seconds(worker_.config().limits.connect_timeout)) {
+      close(CloseReason::connect_timeout);
+    }
+    return;
+  }
+  // [MQTT-3.1.2-24]: one and a half times the keep alive without a packet closes the connection.
+  if (state_ == State::connected && keep_alive_ > 0 &&
+      now - last_received_ > std::chrono::milliseconds(keep_alive_ * 1500)) {
+    close(CloseReason::keepalive_timeout);
+  }
+}
+
+void Connection::close(CloseReason reason) {
+  if (closed()) return;
+  auto self = shared_from_this();  // the registry may hold the last reference
+  const bool was_connected = state_ == State::connected;
+  state_ = State::closed;
+  // Best effort: a CONNACK refusal or the last acknowledgements still go out.
+  if (out_bytes_ > 0 && !write_waiting_ && reason != CloseReason::connection_lost) write_queued(true);
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  out_.clear();
+  out_bytes_ = 0;
+
+  const bool will = reason != CloseReason::client_disconnect && reason != CloseReason::server_shutdown &&
+                    reason != CloseReason::refused;
+  if (was_connected) {
+    worker_.stats().clients_connected.sub();
+    logger("client")->info("{} {} disconnected: {}", remote_, session_ ? session_->client_id() : "", to_string(reason));
+  } else if (reason != CloseReason::refused) {
+    logger("client")->debug("{} closed before CONNECT: {}", remote_, to_string(reason));
+  }
+  if (will && will_) publish_will();
+  will_.reset();
+  if (session_) {
+    Session* s = session_;
+    session_ = nullptr;
+    s->detach();
+    if (!s->persistent()) worker_.destroy_session(*s);
+  }
+  worker_.remove_connection(this);
+}
+
+std::string& Connection::tail_chunk() {
+  if (out_.size() == out_head_ || out_.back().payload_of || out_.back().bytes.size() > 16384 ||
+      (out_.size() - 1 == out_head_ && out_offset_ > 0)) {
+    out_.push_back(OutChunk{});
+  }
+  return out_.back().bytes;
+}
+
+void Connection::send(const mqtt::Packet& packet) {
+  if (closed()) return;
+  std::string& buf = tail_chunk();
+  const auto before = buf.size();
+  mqtt::encode(packet, version_, buf);
+  out_bytes_ += buf.size() - before;
+  worker_.schedule_flush(shared_from_this());
+}
+
+bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup) {
+  if (closed()) return false;
+  const Message& m = *out.message;
+  if (out.qos == 0 && out_bytes_ > worker_.config().limits.max_write_buffer) return false;
+  mqtt::PublishHeader h{m.topic, m.payload.size(), out.qos, out.retain, dup, packet_id, m.props.get()};
+  std::string& buf = tail_chunk();
+  const auto before = buf.size();
+  mqtt::encode_publish_header(h, version_, buf);
+  if (m.payload.size() < kCopyPayloadBelow) {
+    buf.append(m.payload);
+    out_bytes_ += buf.size() - before;
+  } else {
+    out_.back().payload_of = out.message;
+    out_bytes_ += buf.size() - before + m.payload.size();
+  }
+  worker_.stats().messages_sent.add();
+  worker_.schedule_flush(shared_from_this());
+  return true;
+}
+
+void Connection::flush() {
+  if (closed() || write_waiting_ || out_bytes_ == 0) return;
+  write_queued(false);
+}
+
+void Connection::write_queued(bool closing) {
+  while (out_head_ < out_.size()) {
+    std::array<asio::const_buffer, kMaxIovecs> bufs;
+    std::size_t n = 0;
+    std::size_t skip = out_offset_;
+    for (std::size_t i = out_head_; i < out_.size() && n + 2 <= kMaxIovecs; ++i) {
+      const auto& c = out_[i];
+      std::string_view a = c.bytes;
+      std::string_view b = c.payload_of ? std::string_view(c.payload_of->payload) : std::string_view();
+      // Skip what an earlier partial write already sent.
+      const auto sa = std::min(skip, a.size());
+      a.remove_prefix(sa);
+      skip -= sa;
+      const auto sb = std::min(skip, b.size());
+      b.remove_prefix(sb);
+      skip -= sb;
+      if (!a.empty()) bufs[n++] = asio::buffer(a.data(), a.size());
+      if (!b.empty()) bufs[n++] = asio::buffer(b.data(), b.size());
+    }
+    boost::system::error_code ec;
+    std::size_t written = socket_.write_some(std::span(bufs.data(), n), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if (closing) return;
+      write_waiting_ = true;
+      socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                         [self = shared_from_this()](const boost::system::error_code& e) {
+                           self->write_waiting_ = false;
+                           if (e || self->closed()) return;
+                           self->on_writable();
+                         });
+      return;
+    }
+    if (ec) {
+      if (!closing) close(CloseReason::connection_lost);
+      return;
+    }
+    worker_.stats().bytes_sent.add(written);
+    out_bytes_ -= written;
+    // Drop the chunks the write completed.
+    while (out_head_ < out_.size()) {
+      const auto& c = out_[out_head_];
+      const std::size_t size = c.bytes.size() + (c.payload_of ? c.payload_of->payload.size() : 0);
+      const std::size_t left = size - out_offset_;
+      if (written < left) {
+        out_offset_ += written;
+        break;
+      }
+      written -= left;
+      out_offset_ = 0;
+      ++out_head_;
+    }
+  }
+  // Everything written: release the chunks (and with them the payload references).
+  out_.clear();
+  if (out_.capacity() > 16) std::vector<OutChunk>().swap(out_);
+  out_head_ = 0;
+  out_offset_ = 0;
+}
+
+void Connection::on_writable() { flush(); }
+
+}  // namespace hermod::broker

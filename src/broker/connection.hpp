@@ -1,0 +1,132 @@
+// One client's network connection: its socket, the bytes of an incomplete packet, the write
+// queue, and the protocol state before and after CONNECT. Packet handling is split by packet
+// family into handle_connect.cpp, handle_publish.cpp, handle_subscribe.cpp.
+//
+// Reading: wait for readability, then read into the worker's scratch buffer and decode every
+// complete packet there; only an incomplete packet's bytes are kept here, so an idle connection
+// holds no big buffer. Writing: packets are appended to a queue and flushed once per loop turn as
+// one gathered write; a PUBLISH payload is referenced, not copied, when it is large.
+// Lifetime: shared_ptr held by the worker's registry and by pending handlers; close() cancels I/O
+// and the object dies when the last handler returns. Worker thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "broker/message.hpp"
+#include "broker/session.hpp"
+#include "mqtt/decoder.hpp"
+#include "mqtt/packet.hpp"
+
+namespace hermod::broker {
+
+namespace asio = boost::asio;
+class Worker;
+
+enum class CloseReason {
+  client_disconnect,  // DISCONNECT received: no will
+  connection_lost,    // EOF or socket error
+  protocol_error,     // malformed packet or protocol violation
+  keepalive_timeout,
+  connect_timeout,
+  session_taken_over,
+  refused,            // CONNACK with a failure code sent
+  server_shutdown,
+};
+const char* to_string(CloseReason r);
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Connection(Worker& worker, asio::ip::tcp::socket socket, std::string remote);
+  ~Connection();
+
+  // Starts reading a freshly accepted connection.
+  void start();
+  // Continues a connection handed over from another worker after its CONNECT was decoded there.
+  void resume_after_handoff(mqtt::Connect connect, std::string leftover);
+
+  void close(CloseReason reason);
+  bool closed() const { return state_ == State::closed || state_ == State::handed_off; }
+
+  // Checks the CONNECT and keepalive deadlines; closes the connection when one has passed.
+  void check_timeouts(Clock::time_point now);
+
+  // Queues a packet for the next flush.
+  void send(const mqtt::Packet& packet);
+  // Queues a PUBLISH of `out` with `packet_id`. Returns false if it was dropped: a QoS 0 message
+  // when the write queue is above its limit.
+  bool send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup);
+  // Writes as much of the queue as the socket takes now; waits for writability for the rest.
+  void flush();
+
+  Session* session() const { return session_; }
+  mqtt::ProtocolVersion version() const { return version_; }
+  const std::string& remote() const { return remote_; }
+  void mark_counted() { counted_ = true; }
+
+ private:
+  enum class State { awaiting_connect, connected, closed, handed_off };
+
+  struct OutChunk {
+    std::string bytes;
+    MessagePtr payload_of;  // when set, this message's payload follows `bytes` on the wire
+  };
+
+  void wait_readable();
+  void on_readable();
+  // Decodes every complete packet in `data`; keeps an incomplete tail in inbuf_.
+  void process(std::string_view data);
+  void on_packet(mqtt::Packet&& packet);
+  void fail(const hermod::Error& error);
+
+  // Packet handlers, one file per family.
+  void handle_connect(mqtt::Connect&& c);
+  void accept_connect(mqtt::Connect&& c);
+  void refuse_connect(mqtt::ReasonCode reason);
+  void hand_off(std::uint32_t home, mqtt::Connect&& c, std::string leftover);
+  void handle_publish(mqtt::Publish&& p);
+  void handle_puback(const mqtt::Puback& a);
+  void handle_pubrec(const mqtt::Pubrec& a);
+  void handle_pubrel(const mqtt::Pubrel& a);
+  void handle_pubcomp(const mqtt::Pubcomp& a);
+  void handle_subscribe(mqtt::Subscribe&& s);
+  void handle_unsubscribe(mqtt::Unsubscribe&& u);
+  void handle_disconnect(const mqtt::Disconnect& d);
+  void publish_will();
+
+  std::string& tail_chunk();
+  // Writes queued bytes until done or the socket is full; `closing`: do not wait for more room.
+  void write_queued(bool closing);
+  void on_writable();
+
+  Worker& worker_;
+  asio::ip::tcp::socket socket_;
+  std::string remote_;
+  State state_ = State::awaiting_connect;
+  mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::v3_1_1;
+  Session* session_ = nullptr;
+  std::optional<mqtt::Will> will_;
+  std::uint16_t keep_alive_ = 0;
+  Clock::time_point accepted_at_;
+  Clock::time_point last_received_;
+  std::string inbuf_;  // bytes of an incomplete packet
+  std::optional<std::pair<mqtt::Connect, std::uint32_t>> pending_handoff_;
+
+  std::vector<OutChunk> out_;
+  std::size_t out_head_ = 0;     // first chunk not yet fully written
+  std::size_t out_offset_ = 0;   // bytes of that chunk already written
+  std::size_t out_bytes_ = 0;    // bytes queued and not yet written
+  bool write_waiting_ = false;   // a wait for writability is pending
+  bool read_waiting_ = false;
+  bool counted_ = false;         // counted in Broker::connection_count
+};
+
+}  // namespace hermod::broker

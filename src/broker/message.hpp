@@ -1,0 +1,25 @@
+// An application message as the broker routes it: immutable once built and shared by every
+// recipient (fan-out stores the payload once; only per-recipient header fields differ).
+// Built on the publisher's worker, read on any worker: never mutate after make_shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mqtt/properties.hpp"
+
+namespace hermod::broker {
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  std::uint64_t origin_session = 0;  // session uid of the publisher (0: the broker itself)
+  std::shared_ptr<const mqtt::Properties> props;  // MQTT 5 properties; null when there are none
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace hermod::broker

@@ -1,0 +1,318 @@
+#include "broker/worker.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+
+#include "broker/broker.hpp"
+#include "broker/connection.hpp"
+#include "broker/log.hpp"
+
+namespace hermod::broker {
+
+namespace {
+constexpr std::size_t kScratchSize = 64 * 1024;
+constexpr auto kSweepInterval = std::chrono::milliseconds(250);
+}  // namespace
+
+Worker::Worker(Broker& broker, std::uint32_t index)
+    : broker_(broker),
+      index_(index),
+      io_(1),  // one thread runs this context: Asio may skip its internal locking
+      sweep_timer_(io_),
+      accept_retry_timer_(io_),
+      scratch_(kScratchSize) {}
+
+Worker::~Worker() = default;
+
+const Config& Worker::config() const { return broker_.config(); }
+
+void Worker::start() {
+  outboxes_.resize(broker_.worker_count());
+  work_.emplace(io_.get_executor());
+  start_sweep();
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      // Handlers catch per-connection failures; reaching here is a bug.
+      logger("broker")->critical("worker {} stopped by exception: {}", index_, e.what());
+      std::abort();
+    }
+  });
+}
+
+void Worker::shutdown() {
+  post([this] {
+    stopping_ = true;
+    for (auto& a : acceptors_) {
+      boost::system::error_code ec;
+      a.close(ec);
+    }
+    sweep_timer_.cancel();
+    accept_retry_timer_.cancel();
+    // close() removes each connection from the set, so iterate over a copy.
+    std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
+    for (auto& c : all) c->close(CloseReason::server_shutdown);
+    work_.reset();  // run() returns once the last handler is done
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+// ---------------------------------------------------------------------------------- accepting
+
+void Worker::accept_on(asio::ip::tcp::acceptor acceptor) {
+  acceptors_.push_back(std::move(acceptor));
+  do_accept(acceptors_.size() - 1);
+}
+
+void Worker::do_accept(std::size_t i) {
+  acceptors_[i].async_accept([this, i](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    if (stopping_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of file descriptors and the like: wait a little instead of spinning.
+      logger("broker")->warn("accept failed: {}", ec.message());
+      accept_retry_timer_.expires_after(std::chrono::milliseconds(100));
+      accept_retry_timer_.async_wait([this, i](const boost::system::error_code& e) {
+        if (!e && !stopping_) do_accept(i);
+      });
+      return;
+    }
+    boost::system::error_code e;
+    const auto ep = socket.remote_endpoint(e);
+    std::string remote = e ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+    broker_.connection_count().fetch_add(1, std::memory_order_relaxed);
+    auto conn = std::make_shared<Connection>(*this, std::move(socket), std::move(remote));
+    conn->mark_counted();
+    add_connection(conn);
+    conn->start();
+    do_accept(i);
+  });
+}
+
+void Worker::add_connection(const std::shared_ptr<Connection>& c) { connections_.insert(c); }
+
+void Worker::remove_connection(Connection* c) {
+  // shared_ptr keys: look up with a non-owning alias of the raw pointer.
+  connections_.erase(std::shared_ptr<Connection>(std::shared_ptr<Connection>(), c));
+}
+
+// --------------------------------------------------------------------------------- timeouts
+
+void Worker::start_sweep() {
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    sweep();
+    start_sweep();
+  });
+}
+
+void Worker::sweep() {
+  const auto now = Clock::now();
+  std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
+  for (auto& c : all) c->check_timeouts(now);
+}
+
+// ---------------------------------------------------------------------------------- writing
+
+void Worker::schedule_flush(const std::shared_ptr<Connection>& c) {
+  dirty_.push_back(c);
+  if (dirty_flush_posted_) return;
+  dirty_flush_posted_ = true;
+  // Runs after the handlers already queued in this turn: one gathered write per connection.
+  post([this] { flush_dirty(); });
+}
+
+void Worker::flush_dirty() {
+  dirty_flush_posted_ = false;
+  auto batch = std::move(dirty_);
+  dirty_.clear();
+  for (auto& c : batch) c->flush();
+}
+
+// --------------------------------------------------------------------------------- sessions
+
+Session* Worker::find_session(std::string_view client_id) {
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+Session* Worker::session_by_uid(std::uint64_t uid) {
+  auto it = sessions_by_uid_.find(uid);
+  return it == sessions_by_uid_.end() ? nullptr : it->second;
+}
+
+Session& Worker::create_session(const std::string& client_id, bool persistent) {
+  // uid: a per-worker counter with the worker index in the low bits, unique broker-wide.
+  const std::uint64_t uid = (++next_uid_ << 10) | index_;
+  auto s = std::make_unique<Session>(client_id, uid, persistent);
+  Session& ref = *s;
+  sessions_by_uid_[uid] = s.get();
+  sessions_[client_id] = std::move(s);
+  stats_.sessions.add();
+  return ref;
+}
+
+void Worker::destroy_session(Session& s) {
+  std::vector<SubscriptionChange> changes;
+  for (const auto& [filter, opts] : s.subscriptions()) {
+    changes.push_back({filter, RouteEntry{{index_, s.uid()}, opts}, false});
+  }
+  stats_.subscriptions.sub(s.subscriptions().size());
+  stats_.sessions.sub();
+  if (!changes.empty()) change_subscriptions(std::move(changes), [] {});
+  sessions_by_uid_.erase(s.uid());
+  sessions_.erase(sessions_.find(s.client_id()));
+}
+
+std::string Worker::generate_client_id() {
+  // Pick an id whose home is this worker, so the connection needs no hand-off.
+  for (std::uint64_t n = 0;; ++n) {
+    std::string id = "hermod-" + std::to_string(index_) + "-" + std::to_string(++next_uid_) + "-" + std::to_string(n);
+    if (broker_.home_worker(id) == index_ && !find_session(id)) return id;
+  }
+}
+
+// ------------------------------------------------------------------------------ subscriptions
+
+void Worker::apply(const std::vector<SubscriptionChange>& changes) {
+  for (const auto& c : changes) {
+    if (c.add) {
+      router_.subscribe(c.filter, c.entry);
+    } else {
+      router_.unsubscribe(c.filter, c.entry.who);
+    }
+  }
+}
+
+void Worker::change_subscriptions(std::vector<SubscriptionChange> changes, std::function<void()> done) {
+  apply(changes);
+  const auto n = broker_.worker_count();
+  if (n == 1 || changes.empty()) {
+    done();
+    return;
+  }
+  auto shared = std::make_shared<const std::vector<SubscriptionChange>>(std::move(changes));
+  // Touched only on this thread: each replica's acknowledgement is posted back here.
+  auto remaining = std::make_shared<std::uint32_t>(n - 1);
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (std::uint32_t w = 0; w < n; ++w) {
+    if (w == index_) continue;
+    Worker& other = broker_.worker(w);
+    other.post([&other, this, shared, remaining, finish] {
+      other.apply(*shared);
+      post([remaining, finish] {
+        if (--*remaining == 0) (*finish)();
+      });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------- routing
+
+void Worker::publish(const MessagePtr& msg) {
+  if (msg->retain) broker_.retained().set(msg);
+  matches_.clear();
+  router_.match(msg->topic, matches_);
+  if (matches_.empty()) return;
+  // One copy per session at the highest QoS among its matching subscriptions.
+  std::sort(matches_.begin(), matches_.end(), [](const RouteEntry* a, const RouteEntry* b) {
+    return std::tie(a->who.worker, a->who.session) < std::tie(b->who.worker, b->who.session);
+  });
+  for (std::size_t i = 0; i < matches_.size();) {
+    const RouteEntry* first = matches_[i];
+    std::uint8_t granted = 0;
+    for (; i < matches_.size() && matches_[i]->who == first->who; ++i) {
+      granted = std::max(granted, matches_[i]->options.qos);
+    }
+    // [MQTT-3.3.1-9]: a live message goes out with retain 0 (MQTT 5 may ask to keep it).
+    OutboundMessage out{msg, std::min(msg->qos, granted), first->options.retain_as_published && msg->retain};
+    if (first->who.worker == index_) {
+      if (Session* s = session_by_uid(first->who.session)) deliver(*s, std::move(out));
+    } else {
+      outboxes_[first->who.worker].push_back(Delivery{first->who.session, std::move(out)});
+      if (!outbox_flush_posted_) {
+        outbox_flush_posted_ = true;
+        post([this] { flush_outboxes(); });
+      }
+    }
+  }
+}
+
+void Worker::flush_outboxes() {
+  outbox_flush_posted_ = false;
+  for (std::uint32_t w = 0; w < outboxes_.size(); ++w) {
+    if (outboxes_[w].empty()) continue;
+    Worker& target = broker_.worker(w);
+    target.post([&target, batch = std::move(outboxes_[w])]() mutable { target.on_deliveries(batch); });
+    outboxes_[w] = {};
+  }
+}
+
+void Worker::on_deliveries(std::vector<Delivery>& batch) {
+  for (auto& d : batch) {
+    if (Session* s = session_by_uid(d.session)) deliver(*s, std::move(d.out));
+  }
+}
+
+void Worker::deliver(Session& s, OutboundMessage out) {
+  const auto& limits = config().limits;
+  Connection* c = s.connection();
+  if (!c) {
+    const bool queue = s.persistent() && (out.qos > 0 || limits.queue_qos0);
+    if (!queue || !s.enqueue(std::move(out), limits)) stats_.messages_dropped.add();
+    return;
+  }
+  if (out.qos == 0) {
+    if (!c->send_publish(out, 0, false)) stats_.messages_dropped.add();
+    return;
+  }
+  // Order is kept: while older messages wait in the queue, new ones queue behind them.
+  if (s.inflight().size() < limits.max_inflight && s.queue_empty()) {
+    send_inflight(s, std::move(out));
+  } else if (!s.enqueue(std::move(out), limits)) {
+    stats_.messages_dropped.add();
+  }
+}
+
+void Worker::send_inflight(Session& s, OutboundMessage out) {
+  const auto id = s.next_packet_id();
+  if (!id) {  // cannot happen while max_inflight <= 65535; keep the message rather than lose it
+    if (!s.enqueue(std::move(out), config().limits)) stats_.messages_dropped.add();
+    return;
+  }
+  const auto state = out.qos == 1 ? InflightMessage::State::awaiting_puback : InflightMessage::State::awaiting_pubrec;
+  auto& entry = s.inflight()[*id] = InflightMessage{std::move(out), s.next_sequence(), state};
+  s.connection()->send_publish(entry.out, *id, false);
+}
+
+void Worker::pump(Session& s) {
+  const auto max = config().limits.max_inflight;
+  while (s.connection() && !s.queue_empty() && s.inflight().size() < max) {
+    OutboundMessage out = s.dequeue();
+    if (out.qos == 0) {
+      s.connection()->send_publish(out, 0, false);
+    } else {
+      send_inflight(s, std::move(out));
+    }
+  }
+}
+
+void Worker::resume(Session& s) {
+  Connection* c = s.connection();
+  // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL in their original order.
+  for (auto& [id, m] : s.inflight_in_order()) {
+    if (m->state == InflightMessage::State::awaiting_pubcomp) {
+      c->send(mqtt::Pubrel{id});
+    } else {
+      c->send_publish(m->out, id, true);
+    }
+  }
+  pump(s);
+}
+
+}  // namespace hermod::broker

@@ -1,0 +1,153 @@
+// A worker: one thread running one io_context, owning its connections, the sessions whose home it
+// is, and its own replica of the topic index. Nothing here is locked: other threads reach a worker
+// only by post()ing a function to it, carrying values (message pointers, ids), never pointers to
+// another worker's objects.
+//
+// Sessions have a home worker chosen by hashing the client id, so every connection of one client
+// id ends up on one worker (a connection accepted elsewhere is handed over after its CONNECT):
+// takeover and session state stay single-threaded.
+//
+// Publish path (all on the publisher's worker, no lock): decode → Router::match on the local
+// replica → one delivery per subscriber session → deliveries for other workers are batched and
+// posted once per loop turn → acknowledgement to the publisher. The acknowledgement is the last
+// step so a store commit can sit before it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker/config.hpp"
+#include "broker/counter.hpp"
+#include "broker/message.hpp"
+#include "broker/router.hpp"
+#include "broker/session.hpp"
+#include "broker/string_hash.hpp"
+
+namespace hermod::broker {
+
+namespace asio = boost::asio;
+class Broker;
+class Connection;
+
+// A subscription added to or removed from every replica of the topic index.
+struct SubscriptionChange {
+  std::string filter;
+  RouteEntry entry;
+  bool add = true;
+};
+
+// A message for a session homed on another worker.
+struct Delivery {
+  std::uint64_t session = 0;
+  OutboundMessage out;
+};
+
+class Worker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Worker(Broker& broker, std::uint32_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  std::uint32_t index() const { return index_; }
+  asio::io_context& io() { return io_; }
+  Broker& broker() { return broker_; }
+  const Config& config() const;
+  WorkerStats& stats() { return stats_; }
+
+  // Thread control (main thread): start the loop thread; ask it to finish; wait for it.
+  void start();
+  void shutdown();
+  void join();
+
+  // Runs `f` on this worker's thread. Any thread.
+  template <typename F>
+  void post(F&& f) { asio::post(io_, std::forward<F>(f)); }
+
+  // ---- everything below: this worker's thread only ----
+
+  // Takes ownership of a listening socket and accepts connections on it.
+  void accept_on(asio::ip::tcp::acceptor acceptor);
+
+  // Connection registry (for timeouts, shutdown and statistics).
+  void add_connection(const std::shared_ptr<Connection>& c);
+  void remove_connection(Connection* c);
+
+  // The read buffer all of this worker's connections read into, one at a time.
+  char* scratch() { return scratch_.data(); }
+  std::size_t scratch_size() const { return scratch_.size(); }
+
+  // Connections with bytes to write: flushed once per loop turn.
+  void schedule_flush(const std::shared_ptr<Connection>& c);
+
+  // Sessions homed here.
+  Session* find_session(std::string_view client_id);
+  Session* session_by_uid(std::uint64_t uid);
+  Session& create_session(const std::string& client_id, bool persistent);
+  // Removes the session and its subscriptions from every replica. Precondition: detached.
+  void destroy_session(Session& s);
+  // A client id, unused so far, whose home is this worker.
+  std::string generate_client_id();
+
+  // Routes `msg` to every matching subscription (and stores it if retained).
+  void publish(const MessagePtr& msg);
+  // Sends `out` to the session now, or queues it, within the session's limits.
+  void deliver(Session& s, OutboundMessage out);
+  // Moves queued messages into the in-flight window while it has room.
+  void pump(Session& s);
+  // Resends a reconnecting session's in-flight messages (DUP) and then its queue.
+  void resume(Session& s);
+
+  // Applies `changes` to every replica, then runs `done` on this thread.
+  void change_subscriptions(std::vector<SubscriptionChange> changes, std::function<void()> done);
+
+ private:
+  void do_accept(std::size_t i);
+  void apply(const std::vector<SubscriptionChange>& changes);
+  void flush_outboxes();
+  void flush_dirty();
+  void on_deliveries(std::vector<Delivery>& batch);
+  void send_inflight(Session& s, OutboundMessage out);
+  void start_sweep();
+  void sweep();
+
+  Broker& broker_;
+  const std::uint32_t index_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  WorkerStats stats_;
+  std::vector<asio::ip::tcp::acceptor> acceptors_;
+  asio::steady_timer sweep_timer_;
+  asio::steady_timer accept_retry_timer_;
+  bool stopping_ = false;
+
+  std::unordered_set<std::shared_ptr<Connection>> connections_;
+  std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
+  std::unordered_map<std::uint64_t, Session*> sessions_by_uid_;
+  std::uint64_t next_uid_ = 0;
+
+  Router router_;
+  std::vector<const RouteEntry*> matches_;  // scratch for publish()
+  std::vector<std::vector<Delivery>> outboxes_;  // per target worker
+  bool outbox_flush_posted_ = false;
+  std::vector<std::shared_ptr<Connection>> dirty_;
+  bool dirty_flush_posted_ = false;
+  std::vector<char> scratch_;
+};
+
+}  // namespace hermod::broker

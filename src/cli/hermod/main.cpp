@@ -1,0 +1,92 @@
+// hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
+// until SIGINT or SIGTERM. Exit codes: 0 clean stop, 1 configuration or start-up error.
+#include <csignal>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "broker/broker.hpp"
+#include "broker/config.hpp"
+#include "broker/log.hpp"
+
+namespace {
+
+struct Options {
+  std::string config_file;
+  std::optional<std::uint16_t> port;
+  std::vector<std::string> bind;
+  std::optional<unsigned> workers;
+  std::string data_dir;
+  bool verbose = false;
+};
+
+hermod::broker::Config make_config(const Options& o) {
+  using namespace hermod::broker;
+  Config c = o.config_file.empty() ? Config{} : load_config_file(o.config_file);
+  if (o.port || !o.bind.empty()) {
+    // -p/--bind replace the configured listeners.
+    const auto port = o.port.value_or(c.listeners.empty() ? 1883 : c.listeners.front().port);
+    std::vector<std::string> addrs = o.bind;
+    if (addrs.empty()) addrs = {"127.0.0.1"};
+    c.listeners.clear();
+    for (const auto& a : addrs) c.listeners.push_back({a, port});
+  }
+  if (o.workers) c.workers = *o.workers;
+  if (!o.data_dir.empty()) c.data_dir = o.data_dir;
+  if (o.verbose) c.log_level = "debug";
+  return c;
+}
+
+// Blocks until SIGINT or SIGTERM; both are blocked in every thread so only sigwait sees them.
+int wait_for_stop_signal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hermod: an MQTT broker (MQTT 3.1, 3.1.1 and 5.0)"};
+  app.set_version_flag("--version", std::string("hermod ") + HERMOD_VERSION);
+  Options o;
+  app.add_option("-c,--config", o.config_file, "configuration file (TOML); see docs/configuration.md")
+      ->check(CLI::ExistingFile);
+  app.add_option("-p,--port", o.port, "listen on this port (replaces the configured listeners)");
+  app.add_option("--bind", o.bind, "address to listen on (repeatable; default 127.0.0.1 with -p)");
+  app.add_option("--workers", o.workers, "worker threads; 0 = one per hardware thread");
+  app.add_option("--data-dir", o.data_dir, "directory for persistent state");
+  app.add_flag("-v,--verbose", o.verbose, "debug logging");
+  CLI11_PARSE(app, argc, argv);
+
+  hermod::broker::Config config;
+  try {
+    config = make_config(o);
+  } catch (const hermod::broker::ConfigError& e) {
+    std::cerr << "hermod: " << e.what() << "\n";
+    return 1;
+  }
+  hermod::broker::init_logging(config.log_level);
+
+  // Block the stop signals before any thread starts, so the workers inherit the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  hermod::broker::Broker broker(config);
+  try {
+    broker.start();
+  } catch (const std::exception& e) {
+    std::cerr << "hermod: " << e.what() << "\n";
+    return 1;
+  }
+  const int sig = wait_for_stop_signal(set);
+  hermod::broker::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  broker.stop();
+  return 0;
+}
