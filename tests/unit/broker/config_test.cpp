@@ -1,0 +1,78 @@
+#include "broker/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hermod::broker {
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "test.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, EmptyFileGivesDefaults) {
+  const Config c = parse_config("", "test.toml");
+  EXPECT_EQ(c.listeners.size(), 2u);
+  EXPECT_EQ(c.listeners[0].port, 1883);
+  EXPECT_EQ(c.limits.max_inflight, 20);
+  EXPECT_EQ(c.sys_interval, 10u);
+}
+
+TEST(Config, ReadsEverySection) {
+  const Config c = parse_config(R"(
+[broker]
+workers = 3
+log_level = "debug"
+sys_interval = 1
+[[listeners]]
+bind = "127.0.0.2"
+port = 1999
+[limits]
+max_inflight = 5
+max_queued_messages = 7
+max_queued_bytes = 100
+connect_timeout = 2
+queue_qos0 = true
+[store]
+path = "/tmp/x"
+)", "test.toml");
+  EXPECT_EQ(c.workers, 3u);
+  EXPECT_EQ(c.log_level, "debug");
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].bind, "127.0.0.2");
+  EXPECT_EQ(c.listeners[0].port, 1999);
+  EXPECT_EQ(c.limits.max_inflight, 5);
+  EXPECT_EQ(c.limits.max_queued_messages, 7u);
+  EXPECT_EQ(c.limits.max_queued_bytes, 100u);
+  EXPECT_EQ(c.limits.connect_timeout, 2u);
+  EXPECT_TRUE(c.limits.queue_qos0);
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+}
+
+TEST(Config, OutOfRangeValueNamesFileLineAndKey) {
+  EXPECT_EQ(error_of("\n[limits]\nmax_inflight = 0\n"),
+            "test.toml:3: limits.max_inflight: must be between 1 and 65535");
+}
+
+TEST(Config, UnknownKeyIsAnError) {
+  EXPECT_EQ(error_of("[limits]\nmax_inflite = 3\n"), "test.toml:2: limits.max_inflite: unknown option");
+  EXPECT_EQ(error_of("bogus = 1\n"), "test.toml:1: bogus: unknown option");
+}
+
+TEST(Config, WrongTypeIsAnError) {
+  EXPECT_EQ(error_of("[broker]\nworkers = \"two\"\n"), "test.toml:2: broker.workers: must be an integer");
+  EXPECT_EQ(error_of("[broker]\nlog_level = \"loud\"\n"),
+            "test.toml:2: broker.log_level: must be one of trace, debug, info, warn, error, off");
+}
+
+TEST(Config, SyntaxErrorNamesTheLine) {
+  const auto e = error_of("[broker]\nworkers = = 2\n");
+  EXPECT_EQ(e.rfind("test.toml:2: ", 0), 0u) << e;
+}
+
+}  // namespace
+}  // namespace hermod::broker

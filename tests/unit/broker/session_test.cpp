@@ -1,0 +1,63 @@
+#include "broker/session.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hermod::broker {
+namespace {
+
+OutboundMessage out(std::string payload, std::uint8_t qos = 1) {
+  auto m = std::make_shared<Message>();
+  m->topic = "t";
+  m->payload = std::move(payload);
+  m->qos = qos;
+  return OutboundMessage{m, qos, false};
+}
+
+TEST(Session, PacketIdsSkipThoseInFlightAndWrap) {
+  Session s("c", 1, true);
+  auto first = s.next_packet_id();
+  ASSERT_TRUE(first);
+  EXPECT_NE(*first, 0) << "[MQTT-2.3.1-1] packet identifiers are non-zero";
+  s.inflight()[2] = InflightMessage{out("x"), 1, InflightMessage::State::awaiting_puback};
+  EXPECT_EQ(*s.next_packet_id(), 3) << "an id in flight is skipped";
+  for (int i = 4; i <= 65535; ++i) (void)s.next_packet_id();  // 4 .. 65535
+  EXPECT_EQ(*s.next_packet_id(), 1) << "ids wrap after 65535 and skip 0";
+}
+
+TEST(Session, QueueDropsNewestWhenCountLimitReached) {
+  Session s("c", 1, true);
+  Limits limits;
+  limits.max_queued_messages = 2;
+  EXPECT_TRUE(s.enqueue(out("1"), limits));
+  EXPECT_TRUE(s.enqueue(out("2"), limits));
+  EXPECT_FALSE(s.enqueue(out("3"), limits));
+  EXPECT_EQ(s.dequeue().message->payload, "1");
+  EXPECT_EQ(s.dequeue().message->payload, "2");
+  EXPECT_TRUE(s.queue_empty());
+}
+
+TEST(Session, QueueRespectsByteLimit) {
+  Session s("c", 1, true);
+  Limits limits;
+  limits.max_queued_bytes = 5;
+  EXPECT_TRUE(s.enqueue(out("abc"), limits));
+  EXPECT_FALSE(s.enqueue(out("abc"), limits));
+  EXPECT_TRUE(s.enqueue(out("ab"), limits));
+  (void)s.dequeue();
+  EXPECT_TRUE(s.enqueue(out("abc"), limits)) << "dequeued bytes are freed";
+}
+
+TEST(Session, InflightInOrderFollowsSendSequence) {
+  Session s("c", 1, true);
+  s.inflight()[9] = InflightMessage{out("a"), s.next_sequence(), InflightMessage::State::awaiting_puback};
+  s.inflight()[3] = InflightMessage{out("b"), s.next_sequence(), InflightMessage::State::awaiting_pubrec};
+  s.inflight()[5] = InflightMessage{out("c"), s.next_sequence(), InflightMessage::State::awaiting_pubcomp};
+  auto v = s.inflight_in_order();
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].first, 9);
+  EXPECT_EQ(v[1].first, 3);
+  EXPECT_EQ(v[2].first, 5);
+}
+
+}  // namespace
+}  // namespace hermod::broker

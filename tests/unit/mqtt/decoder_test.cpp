@@ -1,0 +1,877 @@
+// parse_fixed_header and decode_packet: every malformation the standards name, with the reason
+// code the receiver reports. Rule ids are those of MQTT 3.1.1 unless a 5.0 section is given.
+#include "mqtt/decoder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "codec_test_support.hpp"
+
+namespace hermod::mqtt {
+namespace {
+
+using test::bytes;
+using test::decode_wire;
+using test::frame;
+using test::hex;
+using test::str;
+using V = ProtocolVersion;
+using RC = ReasonCode;
+
+constexpr V kAllVersions[] = {V::v3_1, V::v3_1_1, V::v5};
+
+std::string version_param_name(const ::testing::TestParamInfo<V>& info) {
+  return test::version_name(info.param);
+}
+
+// The property length byte that a v5 packet carries where v3 carries nothing.
+std::string no_props(V v) { return is_v5(v) ? bytes({0x00}) : std::string(); }
+
+// A CONNECT of protocol `v` with `flags`, keep alive 60, client id "id", then `rest`.
+std::string connect_wire(V v, std::uint8_t flags, const std::string& rest = "",
+                         const std::string& client_id = str("id")) {
+  std::string b = str(v == V::v3_1 ? "MQIsdp" : "MQTT");
+  b += static_cast<char>(v);
+  b += static_cast<char>(flags);
+  b += bytes({0x00, 0x3C});
+  b += no_props(v);
+  b += client_id;
+  b += rest;
+  return frame(0x10, b);
+}
+
+// Will properties (v5), will topic and will payload.
+std::string will_part(V v, const std::string& topic = str("will/t"), const std::string& payload = str("bye")) {
+  return no_props(v) + topic + payload;
+}
+
+// A minimal valid body for `type` in protocol `v`.
+std::string valid_body(PacketType type, V v) {
+  const std::string id = bytes({0x00, 0x01});
+  switch (type) {
+    case PacketType::connect: return connect_wire(v, 0x02).substr(2);
+    case PacketType::connack: return bytes({0x00, 0x00}) + no_props(v);
+    case PacketType::publish: return str("a/b") + no_props(v) + "payload";
+    case PacketType::puback:
+    case PacketType::pubrec:
+    case PacketType::pubrel:
+    case PacketType::pubcomp: return id;
+    case PacketType::subscribe: return id + no_props(v) + str("a/+") + bytes({0x01});
+    case PacketType::suback: return id + no_props(v) + bytes({0x01});
+    case PacketType::unsubscribe: return id + no_props(v) + str("a/+");
+    case PacketType::unsuback: return id + (is_v5(v) ? bytes({0x00, 0x00}) : "");
+    case PacketType::pingreq:
+    case PacketType::pingresp:
+    case PacketType::disconnect:
+    case PacketType::auth: return "";
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse_fixed_header
+
+TEST(ParseFixedHeader, NeedsMoreBytesUntilTheRemainingLengthEnds) {
+  for (const auto& partial : {std::string(), bytes({0x30}), bytes({0x30, 0x80}),
+                              bytes({0x30, 0xFF, 0xFF}), bytes({0x30, 0xFF, 0xFF, 0xFF})}) {
+    auto r = parse_fixed_header(partial);
+    ASSERT_TRUE(r.ok()) << hex(partial);
+    EXPECT_FALSE(r->has_value()) << hex(partial);
+  }
+}
+
+TEST(ParseFixedHeader, ReadsTypeFlagsAndLengthWithoutTheBody) {
+  auto r = parse_fixed_header(bytes({0x3B, 0x80, 0x01}));  // PUBLISH DUP QoS1 RETAIN, length 128
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  const auto& h = **r;
+  EXPECT_EQ(h.type(), PacketType::publish);
+  EXPECT_EQ(h.flags(), 0x0B);
+  EXPECT_EQ(h.remaining_length, 128u);
+  EXPECT_EQ(h.header_length, 3);
+  EXPECT_EQ(h.total_length(), 131u);
+}
+
+TEST(ParseFixedHeader, AcceptsTheLargestRemainingLength) {
+  auto r = parse_fixed_header(bytes({0x30, 0xFF, 0xFF, 0xFF, 0x7F}));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->remaining_length, kMaxVarint);
+  EXPECT_EQ((*r)->total_length(), kMaxPacketSize);
+}
+
+TEST(ParseFixedHeader, RemainingLengthLongerThanFourBytesIsMalformed) {
+  EXPECT_DECODE_ERROR(parse_fixed_header(bytes({0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F})),
+                      RC::malformed_packet, "2.2.3 remaining length is at most four bytes");
+  EXPECT_DECODE_ERROR(parse_fixed_header(bytes({0x30, 0x80, 0x80, 0x80, 0x80})),
+                      RC::malformed_packet, "2.2.3 fourth length byte with continuation bit");
+}
+
+TEST(ParseFixedHeader, PacketTooLargeIsReportedBeforeTheBodyArrives) {
+  // Only the two header bytes are present; the declared 16383-byte body has not arrived.
+  EXPECT_DECODE_ERROR(parse_fixed_header(bytes({0x30, 0xFF, 0x7F}), 1024), RC::packet_too_large,
+                      "3.1.2.11.4 a packet above Maximum Packet Size");
+  EXPECT_DECODE_ERROR(parse_fixed_header(bytes({0x30, 0xFF, 0xFF, 0xFF, 0x7F}), 1u << 20),
+                      RC::packet_too_large, "3.1.2.11.4");
+}
+
+TEST(ParseFixedHeader, LimitCountsTheWholePacketIncludingTheHeader) {
+  // remaining length 100 + 2 header bytes = 102
+  auto at_limit = parse_fixed_header(bytes({0x30, 100}), 102);
+  ASSERT_TRUE(at_limit.ok());
+  EXPECT_TRUE(at_limit->has_value());
+  EXPECT_DECODE_ERROR(parse_fixed_header(bytes({0x30, 100}), 101), RC::packet_too_large,
+                      "3.1.2.11.4 the size is the total number of bytes in the packet");
+}
+
+TEST(ParseFixedHeader, IgnoresBytesAfterTheHeader) {
+  auto r = parse_fixed_header(bytes({0xC0, 0x00, 0xC0, 0x00}));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->total_length(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixed header flags [MQTT-2.2.2-1] [MQTT-2.2.2-2]
+
+struct FlagsCase {
+  V version;
+  PacketType type;
+};
+
+class ReservedFlags : public ::testing::TestWithParam<FlagsCase> {};
+
+std::vector<FlagsCase> flags_cases() {
+  std::vector<FlagsCase> out;
+  for (V v : kAllVersions) {
+    for (int t = 1; t <= 15; ++t) {
+      const auto type = static_cast<PacketType>(t);
+      if (type == PacketType::publish) continue;  // its flags carry DUP, QoS and RETAIN
+      if (type == PacketType::auth && !is_v5(v)) continue;
+      out.push_back({v, type});
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Decoder, ReservedFlags, ::testing::ValuesIn(flags_cases()),
+                         [](const auto& info) {
+                           return test::version_name(info.param.version) + "_" +
+                                  std::string(to_string(info.param.type));
+                         });
+
+TEST_P(ReservedFlags, OnlyTheValueOfTable2_2Decodes) {
+  const auto [v, type] = GetParam();
+  const auto required = test::first_byte(type) & 0x0F;
+  const auto body = valid_body(type, v);
+  for (int flags = 0; flags < 16; ++flags) {
+    const auto first = static_cast<std::uint8_t>((static_cast<int>(type) << 4) | flags);
+    auto r = decode_wire(frame(first, body), v);
+    if (flags == required) {
+      EXPECT_DECODES(r, "[MQTT-2.2.2-1] the required flags");
+    } else {
+      EXPECT_DECODE_ERROR(r, RC::malformed_packet,
+                          "[MQTT-2.2.2-2] flags " + std::to_string(flags) + " on " +
+                              std::string(to_string(type)) + " (must be " +
+                              std::to_string(required) + ")");
+    }
+  }
+}
+
+TEST(Decoder, ReservedPacketType0IsMalformed) {
+  for (V v : kAllVersions) {
+    EXPECT_DECODE_ERROR(decode_wire(bytes({0x00, 0x00}), v), RC::malformed_packet,
+                        "2.2.1 packet type 0 is reserved");
+  }
+}
+
+TEST(Decoder, BodyOfTheWrongLengthIsMalformed) {
+  auto h = parse_fixed_header(bytes({0xC0, 0x01}));
+  ASSERT_TRUE(h.ok() && h->has_value());
+  EXPECT_DECODE_ERROR(decode_packet(**h, "", V::v3_1_1), RC::malformed_packet,
+                      "body shorter than the remaining length");
+}
+
+class DecoderAllVersions : public ::testing::TestWithParam<V> {};
+INSTANTIATE_TEST_SUITE_P(Decoder, DecoderAllVersions, ::testing::ValuesIn(kAllVersions),
+                         version_param_name);
+
+class DecoderV3 : public ::testing::TestWithParam<V> {};
+INSTANTIATE_TEST_SUITE_P(Decoder, DecoderV3, ::testing::Values(V::v3_1, V::v3_1_1),
+                         version_param_name);
+
+TEST_P(DecoderAllVersions, EveryMinimalPacketDecodes) {
+  for (int t = 1; t <= 15; ++t) {
+    const auto type = static_cast<PacketType>(t);
+    if (type == PacketType::auth && !is_v5(GetParam())) continue;
+    auto r = decode_wire(frame(test::first_byte(type), valid_body(type, GetParam())), GetParam());
+    ASSERT_TRUE(r.ok()) << to_string(type) << ": " << r.error().what;
+    EXPECT_EQ(type_of(*r), type);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CONNECT (its own protocol version decides the layout, not the session's)
+
+struct ProtocolCase {
+  const char* name;
+  int level;
+  bool valid;
+  RC error;
+};
+
+void PrintTo(const ProtocolCase& p, std::ostream* os) { *os << p.name << "/" << p.level; }
+
+class ConnectProtocol : public ::testing::TestWithParam<ProtocolCase> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    Decoder, ConnectProtocol,
+    ::testing::Values(ProtocolCase{"MQIsdp", 3, true, RC::success},
+                      ProtocolCase{"MQTT", 4, true, RC::success},
+                      ProtocolCase{"MQTT", 5, true, RC::success},
+                      ProtocolCase{"MQTT", 3, false, RC::unsupported_protocol_version},
+                      ProtocolCase{"MQIsdp", 4, false, RC::unsupported_protocol_version},
+                      ProtocolCase{"MQIsdp", 5, false, RC::unsupported_protocol_version},
+                      ProtocolCase{"MQTT", 6, false, RC::unsupported_protocol_version},
+                      ProtocolCase{"MQTT", 0, false, RC::unsupported_protocol_version},
+                      ProtocolCase{"MQTT", 255, false, RC::unsupported_protocol_version},
+                      ProtocolCase{"mqtt", 4, false, RC::protocol_error},
+                      ProtocolCase{"MQTTT", 4, false, RC::protocol_error},
+                      ProtocolCase{"MQIsd", 3, false, RC::protocol_error},
+                      ProtocolCase{"", 4, false, RC::protocol_error},
+                      ProtocolCase{"HTTP", 4, false, RC::protocol_error}));
+
+TEST_P(ConnectProtocol, NameAndLevelPairDecideTheVersion) {
+  const auto& p = GetParam();
+  // The rest is a valid body for whichever version the level names, so only the pair decides.
+  const auto v = p.level == 5 ? V::v5 : V::v3_1_1;
+  std::string b = str(p.name);
+  b += static_cast<char>(p.level);
+  b += bytes({0x02, 0x00, 0x3C});
+  b += no_props(v) + str("id");
+  auto r = decode_wire(frame(0x10, b), V::v3_1_1);
+  if (p.valid) {
+    ASSERT_TRUE(r.ok()) << r.error().what;
+    EXPECT_EQ(static_cast<int>(std::get<Connect>(*r).version), p.level);
+  } else {
+    EXPECT_DECODE_ERROR(r, p.error,
+                        p.error == RC::unsupported_protocol_version
+                            ? "[MQTT-3.1.2-2] unsupported protocol level"
+                            : "[MQTT-3.1.2-1] unknown protocol name");
+  }
+}
+
+class ConnectVersions : public ::testing::TestWithParam<V> {};
+INSTANTIATE_TEST_SUITE_P(Decoder, ConnectVersions, ::testing::ValuesIn(kAllVersions),
+                         version_param_name);
+
+TEST_P(ConnectVersions, ReservedFlagIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(GetParam(), 0x03), GetParam()), RC::malformed_packet,
+                      "[MQTT-3.1.2-3] CONNECT reserved flag");
+}
+
+TEST_P(ConnectVersions, WillQosWithoutWillFlagIsMalformed) {
+  for (std::uint8_t qos_bits : {0x08, 0x10}) {
+    EXPECT_DECODE_ERROR(decode_wire(connect_wire(GetParam(), 0x02 | qos_bits), GetParam()),
+                        RC::malformed_packet, "[MQTT-3.1.2-13] will QoS without will flag");
+  }
+}
+
+TEST_P(ConnectVersions, WillRetainWithoutWillFlagIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(GetParam(), 0x22), GetParam()), RC::malformed_packet,
+                      "[MQTT-3.1.2-15] will retain without will flag");
+}
+
+TEST_P(ConnectVersions, WillQos3IsMalformed) {
+  const auto v = GetParam();
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x02 | 0x04 | 0x18, will_part(v)), v),
+                      RC::malformed_packet, "[MQTT-3.1.2-14] will QoS 3");
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x02 | 0x18), v), RC::malformed_packet,
+                      "[MQTT-3.1.2-14] will QoS 3, will flag clear");
+}
+
+TEST_P(ConnectVersions, WillFlagBringsTopicPayloadQosAndRetain) {
+  const auto v = GetParam();
+  auto r = decode_wire(connect_wire(v, 0x02 | 0x04 | 0x10 | 0x20, will_part(v)), v);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  const auto& c = std::get<Connect>(*r);
+  ASSERT_TRUE(c.will.has_value()) << "[MQTT-3.1.2-8]";
+  EXPECT_EQ(c.will->topic, "will/t");
+  EXPECT_EQ(c.will->payload, "bye");
+  EXPECT_EQ(c.will->qos, 2);
+  EXPECT_TRUE(c.will->retain);
+}
+
+TEST_P(ConnectVersions, WillFlagWithoutWillFieldsIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(GetParam(), 0x06), GetParam()), RC::malformed_packet,
+                      "[MQTT-3.1.2-9] will topic and message must be present");
+}
+
+TEST_P(ConnectVersions, WillTopicWithWildcardIsInvalid) {
+  const auto v = GetParam();
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x06, will_part(v, str("will/#"))), v),
+                      RC::topic_name_invalid, "[MQTT-3.3.2-2] the will topic is a topic name");
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x06, will_part(v, str(""))), v),
+                      RC::topic_name_invalid, "[MQTT-4.7.3-1] empty will topic");
+}
+
+TEST_P(ConnectVersions, UserNameFlagWithoutUserNameIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(GetParam(), 0x82), GetParam()), RC::malformed_packet,
+                      "[MQTT-3.1.2-19] user name must be present");
+}
+
+TEST_P(ConnectVersions, PasswordWithoutUserName) {
+  const auto v = GetParam();
+  auto r = decode_wire(connect_wire(v, 0x42, str("secret")), v);
+  if (is_v5(v)) {
+    ASSERT_TRUE(r.ok()) << "5.0 3.1.2.9 allows a password without a user name: " << r.error().what;
+    EXPECT_EQ(std::get<Connect>(*r).password, "secret");
+    EXPECT_FALSE(std::get<Connect>(*r).username.has_value());
+  } else {
+    EXPECT_DECODE_ERROR(r, RC::malformed_packet, "[MQTT-3.1.2-22] password without user name");
+  }
+}
+
+TEST_P(ConnectVersions, PasswordIsBinaryData) {
+  const auto v = GetParam();
+  auto r = decode_wire(connect_wire(v, 0xC2, str("u") + bytes({0x00, 0x03, 0xFF, 0x00, 0xC0})), v);
+  ASSERT_TRUE(r.ok()) << "3.1.3.5 the password is binary data: " << r.error().what;
+  EXPECT_EQ(hex(*std::get<Connect>(*r).password), "ff 00 c0");
+}
+
+TEST_P(ConnectVersions, InvalidUtf8IsMalformedInEveryStringField) {
+  const auto v = GetParam();
+  const auto bad = bytes({0x00, 0x03, 0xED, 0xA0, 0x80});  // a surrogate
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x02, "", bad), v), RC::malformed_packet,
+                      "[MQTT-1.5.3-1] client identifier");
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x06, will_part(v, bad)), v), RC::malformed_packet,
+                      "[MQTT-1.5.3-1] will topic");
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x82, bad), v), RC::malformed_packet,
+                      "[MQTT-1.5.3-1] user name");
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(v, 0x82, bytes({0x00, 0x01, 0x00})), v),
+                      RC::malformed_packet, "[MQTT-1.5.3-2] U+0000 in user name");
+}
+
+TEST_P(ConnectVersions, TrailingBytesAreMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(connect_wire(GetParam(), 0x02, "x"), GetParam()),
+                      RC::malformed_packet, "3.1 nothing follows the last payload field");
+}
+
+TEST_P(ConnectVersions, EveryTruncationIsMalformed) {
+  const auto v = GetParam();
+  const auto full = connect_wire(v, 0xC2 | 0x04 | 0x08, will_part(v) + str("user") + str("pw"));
+  ASSERT_TRUE(decode_wire(full, v).ok());
+  const auto body = full.substr(2);
+  for (std::size_t n = 0; n < body.size(); ++n) {
+    EXPECT_DECODE_ERROR(decode_wire(frame(0x10, body.substr(0, n)), v), RC::malformed_packet,
+                        "CONNECT cut to " + std::to_string(n) + " bytes");
+  }
+}
+
+TEST(Decoder, ConnectReadsItsOwnVersionWhateverTheSession) {
+  auto r = decode_wire(connect_wire(V::v5, 0x02), V::v3_1_1);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Connect>(*r).version, V::v5);
+  r = decode_wire(connect_wire(V::v3_1_1, 0x02), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Connect>(*r).version, V::v3_1_1);
+}
+
+TEST(Decoder, ConnectV5PropertyNotAllowedIsAProtocolError) {
+  std::string b = str("MQTT") + bytes({0x05, 0x02, 0x00, 0x3C}) + bytes({0x03, 0x23, 0x00, 0x01}) + str("id");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x10, b), V::v5), RC::protocol_error,
+                      "5.0 3.1.2.11 Topic Alias is not a CONNECT property");
+}
+
+TEST(Decoder, ConnectV5WillDelayBelongsToTheWillProperties) {
+  // In the CONNECT properties: not allowed.
+  std::string b = str("MQTT") + bytes({0x05, 0x06, 0x00, 0x3C}) +
+                  bytes({0x05, 0x18, 0x00, 0x00, 0x00, 0x05}) + str("id") + bytes({0x00}) +
+                  str("t") + str("p");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x10, b), V::v5), RC::protocol_error,
+                      "5.0 3.1.3.2 Will Delay Interval is a will property");
+  // In the will properties: allowed.
+  b = str("MQTT") + bytes({0x05, 0x06, 0x00, 0x3C, 0x00}) + str("id") +
+      bytes({0x05, 0x18, 0x00, 0x00, 0x00, 0x05}) + str("t") + str("p");
+  auto r = decode_wire(frame(0x10, b), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Connect>(*r).will->props.will_delay_interval, 5u);
+}
+
+TEST(Decoder, ConnectV5RepeatedPropertyIsAProtocolError) {
+  std::string b = str("MQTT") + bytes({0x05, 0x02, 0x00, 0x3C}) +
+                  bytes({0x0A, 0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2}) + str("id");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x10, b), V::v5), RC::protocol_error,
+                      "5.0 3.1.2.11.2 Session Expiry Interval more than once");
+}
+
+TEST(Decoder, ConnectV5ReceiveMaximumZeroIsAProtocolError) {
+  std::string b = str("MQTT") + bytes({0x05, 0x02, 0x00, 0x3C}) + bytes({0x03, 0x21, 0, 0}) + str("id");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x10, b), V::v5), RC::protocol_error,
+                      "5.0 3.1.2.11.3 Receive Maximum 0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// CONNACK
+
+TEST_P(DecoderAllVersions, ConnackReservedFlagBitsAreMalformed) {
+  const auto v = GetParam();
+  for (int flags : {0x02, 0x80, 0xFE}) {
+    EXPECT_DECODE_ERROR(decode_wire(frame(0x20, bytes({flags, 0x00}) + no_props(v)), v),
+                        RC::malformed_packet, "3.2.2.1 bits 7-1 of the acknowledge flags are reserved");
+  }
+}
+
+TEST_P(DecoderV3, ConnackReturnCodesMapToReasonCodes) {
+  const std::pair<int, RC> table[] = {{0, RC::success},
+                                      {1, RC::unsupported_protocol_version},
+                                      {2, RC::client_identifier_not_valid},
+                                      {3, RC::server_unavailable},
+                                      {4, RC::bad_user_name_or_password},
+                                      {5, RC::not_authorized}};
+  for (const auto& [code, reason] : table) {
+    auto r = decode_wire(frame(0x20, bytes({0x00, code})), GetParam());
+    ASSERT_TRUE(r.ok()) << code;
+    EXPECT_EQ(std::get<Connack>(*r).reason, reason) << "3.2.2.3 table 3.1, code " << code;
+  }
+}
+
+TEST_P(DecoderV3, ConnackReservedReturnCodeIsAProtocolError) {
+  for (int code : {6, 0x80, 0x87, 0xFF}) {
+    EXPECT_DECODE_ERROR(decode_wire(frame(0x20, bytes({0x00, code})), GetParam()),
+                        RC::protocol_error, "3.2.2.3 return codes 6-255 are reserved");
+  }
+}
+
+TEST(Decoder, ConnackV5CarriesReasonCodeAndProperties) {
+  auto r = decode_wire(frame(0x20, bytes({0x01, 0x87, 0x03, 0x21, 0x00, 0x0A})), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  const auto& c = std::get<Connack>(*r);
+  EXPECT_TRUE(c.session_present);
+  EXPECT_EQ(c.reason, RC::not_authorized);
+  EXPECT_EQ(c.props.receive_maximum, 10);
+}
+
+TEST_P(DecoderAllVersions, ConnackTrailingBytesAreMalformed) {
+  const auto v = GetParam();
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x20, bytes({0x00, 0x00}) + no_props(v) + "x"), v),
+                      RC::malformed_packet, "3.2 trailing bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUBLISH
+
+std::string publish_wire(V v, std::uint8_t flags, const std::string& topic, bool with_id = false,
+                         int id = 1, const std::string& props = "") {
+  std::string b = topic;
+  if (with_id) b += bytes({id >> 8, id & 0xFF});
+  if (is_v5(v)) b += props.empty() ? bytes({0x00}) : props;
+  b += "data";
+  return frame(static_cast<std::uint8_t>(0x30 | flags), b);
+}
+
+TEST_P(DecoderAllVersions, PublishWithQos3IsMalformed) {
+  for (std::uint8_t flags : {0x06, 0x07, 0x0E, 0x0F}) {
+    EXPECT_DECODE_ERROR(decode_wire(publish_wire(GetParam(), flags, str("a"), true), GetParam()),
+                        RC::malformed_packet, "[MQTT-3.3.1-4] both QoS bits set");
+  }
+}
+
+TEST_P(DecoderAllVersions, PublishDupWithQos0IsMalformed) {
+  for (std::uint8_t flags : {0x08, 0x09}) {
+    EXPECT_DECODE_ERROR(decode_wire(publish_wire(GetParam(), flags, str("a")), GetParam()),
+                        RC::malformed_packet, "[MQTT-3.3.1-2] DUP on QoS 0");
+  }
+}
+
+TEST_P(DecoderAllVersions, PublishFlagsDecode) {
+  auto r = decode_wire(publish_wire(GetParam(), 0x0D, str("a/b"), true, 0x1234), GetParam());
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  const auto& p = std::get<Publish>(*r);
+  EXPECT_TRUE(p.dup);
+  EXPECT_EQ(p.qos, 2);
+  EXPECT_TRUE(p.retain);
+  EXPECT_EQ(p.packet_id, 0x1234);
+  EXPECT_EQ(p.topic, "a/b");
+  EXPECT_EQ(p.payload, "data");
+}
+
+TEST_P(DecoderAllVersions, PublishWithQosAndPacketId0IsAProtocolError) {
+  for (std::uint8_t flags : {0x02, 0x04}) {
+    EXPECT_DECODE_ERROR(decode_wire(publish_wire(GetParam(), flags, str("a"), true, 0), GetParam()),
+                        RC::protocol_error, "[MQTT-2.3.1-1] packet identifier 0");
+  }
+}
+
+TEST_P(DecoderAllVersions, PublishTopicWithWildcardIsInvalid) {
+  for (const char* topic : {"a/+", "a/#", "#", "+", "a+b"}) {
+    EXPECT_DECODE_ERROR(decode_wire(publish_wire(GetParam(), 0x00, str(topic)), GetParam()),
+                        RC::topic_name_invalid, std::string("[MQTT-3.3.2-2] ") + topic);
+  }
+}
+
+TEST_P(DecoderAllVersions, PublishWithEmptyTopicAndNoAliasIsInvalid) {
+  EXPECT_DECODE_ERROR(decode_wire(publish_wire(GetParam(), 0x00, str("")), GetParam()),
+                      RC::topic_name_invalid, "[MQTT-4.7.3-1] empty topic name");
+}
+
+TEST(Decoder, PublishV5EmptyTopicWithTopicAliasIsAllowed) {
+  auto r = decode_wire(publish_wire(V::v5, 0x00, str(""), false, 0, bytes({0x03, 0x23, 0x00, 0x07})),
+                       V::v5);
+  ASSERT_TRUE(r.ok()) << "5.0 3.3.2.3.4 a zero-length topic with a topic alias: " << r.error().what;
+  EXPECT_TRUE(std::get<Publish>(*r).topic.empty());
+  EXPECT_EQ(std::get<Publish>(*r).props.topic_alias, 7);
+}
+
+TEST(Decoder, PublishV5TopicAliasDoesNotExcuseAWildcard) {
+  auto r = decode_wire(publish_wire(V::v5, 0x00, str("a/#"), false, 0, bytes({0x03, 0x23, 0x00, 0x07})),
+                       V::v5);
+  EXPECT_DECODE_ERROR(r, RC::topic_name_invalid, "[MQTT-3.3.2-2]");
+}
+
+TEST_P(DecoderAllVersions, PublishTopicWithInvalidUtf8IsMalformed) {
+  for (const auto& topic : {bytes({0x00, 0x02, 0xC0, 0xAF}),          // overlong '/'
+                            bytes({0x00, 0x03, 0xED, 0xBF, 0xBF}),    // surrogate U+DFFF
+                            bytes({0x00, 0x03, 'a', 0x00, 'b'}),      // U+0000
+                            bytes({0x00, 0x02, 'a', 0xE2}),           // truncated sequence
+                            bytes({0x00, 0x04, 0xF4, 0x90, 0x80, 0x80})}) {  // above U+10FFFF
+    EXPECT_DECODE_ERROR(decode_wire(publish_wire(GetParam(), 0x00, topic), GetParam()),
+                        RC::malformed_packet, "[MQTT-1.5.3-1] [MQTT-1.5.3-2] topic " + hex(topic));
+  }
+}
+
+TEST_P(DecoderAllVersions, PublishPayloadIsOpaque) {
+  const auto v = GetParam();
+  const auto payload = bytes({0x00, 0xFF, 0xC0, 0xED, 0xA0, 0x80});
+  auto r = decode_wire(frame(0x30, str("t") + no_props(v) + payload), v);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(hex(std::get<Publish>(*r).payload), hex(payload)) << "3.3.3 the payload is not UTF-8 checked";
+  r = decode_wire(frame(0x30, str("t") + no_props(v)), v);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_TRUE(std::get<Publish>(*r).payload.empty()) << "3.3.3 a zero-length payload is valid";
+}
+
+TEST_P(DecoderAllVersions, PublishCutInsideTheTopicIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x30, bytes({0x00, 0x05, 'a'})), GetParam()),
+                      RC::malformed_packet, "3.3.2 topic longer than the packet");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x32, str("a") + bytes({0x00})), GetParam()),
+                      RC::malformed_packet, "3.3.2 packet identifier cut short");
+}
+
+TEST(Decoder, PublishV5PropertyNotAllowedIsAProtocolError) {
+  auto r = decode_wire(publish_wire(V::v5, 0x00, str("t"), false, 0, bytes({0x05, 0x11, 0, 0, 0, 1})),
+                       V::v5);
+  EXPECT_DECODE_ERROR(r, RC::protocol_error, "5.0 3.3.2.3 Session Expiry is not a PUBLISH property");
+}
+
+TEST(Decoder, PublishV5RepeatedTopicAliasIsAProtocolError) {
+  auto r = decode_wire(
+      publish_wire(V::v5, 0x00, str("t"), false, 0, bytes({0x06, 0x23, 0, 1, 0x23, 0, 2})), V::v5);
+  EXPECT_DECODE_ERROR(r, RC::protocol_error, "5.0 3.3.2.3.4 Topic Alias more than once");
+}
+
+TEST(Decoder, PublishV5MayCarrySeveralSubscriptionIdentifiers) {
+  auto r = decode_wire(
+      publish_wire(V::v5, 0x00, str("t"), false, 0, bytes({0x04, 0x0B, 0x01, 0x0B, 0x02})), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Publish>(*r).props.subscription_identifiers, (std::vector<std::uint32_t>{1, 2}))
+      << "5.0 3.3.2.3.8";
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUBACK, PUBREC, PUBREL, PUBCOMP
+
+class PublishResponses : public ::testing::TestWithParam<PacketType> {};
+INSTANTIATE_TEST_SUITE_P(Decoder, PublishResponses,
+                         ::testing::Values(PacketType::puback, PacketType::pubrec,
+                                           PacketType::pubrel, PacketType::pubcomp),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST_P(PublishResponses, PacketId0IsAProtocolError) {
+  for (V v : kAllVersions) {
+    EXPECT_DECODE_ERROR(decode_wire(frame(test::first_byte(GetParam()), bytes({0, 0})), v),
+                        RC::protocol_error, "[MQTT-2.3.1-1] packet identifier 0");
+  }
+}
+
+TEST_P(PublishResponses, V3BodyIsExactlyThePacketId) {
+  for (V v : {V::v3_1, V::v3_1_1}) {
+    EXPECT_DECODE_ERROR(decode_wire(frame(test::first_byte(GetParam()), bytes({0, 1, 0})), v),
+                        RC::malformed_packet, "3.4.2 remaining length 2");
+    EXPECT_DECODE_ERROR(decode_wire(frame(test::first_byte(GetParam()), bytes({0})), v),
+                        RC::malformed_packet, "3.4.2 packet identifier cut short");
+  }
+}
+
+TEST_P(PublishResponses, V5ShortFormsMeanSuccess) {
+  const auto first = test::first_byte(GetParam());
+  for (const auto& body : {bytes({0, 9}), bytes({0, 9, 0x00}), bytes({0, 9, 0x00, 0x00})}) {
+    auto r = decode_wire(frame(first, body), V::v5);
+    ASSERT_TRUE(r.ok()) << hex(body) << ": " << r.error().what;
+    std::visit(
+        [&](const auto& p) {
+          if constexpr (requires { p.packet_id; p.reason; }) {
+            EXPECT_EQ(p.packet_id, 9);
+            EXPECT_EQ(p.reason, RC::success) << "5.0 3.4.2.1 a missing reason code means success";
+          }
+        },
+        *r);
+  }
+}
+
+TEST_P(PublishResponses, V5ReasonCodeAndReasonString) {
+  const auto first = test::first_byte(GetParam());
+  auto r = decode_wire(frame(first, bytes({0, 9, 0x92, 0x05, 0x1F, 0x00, 0x02, 'n', 'o'})), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  std::visit(
+      [&](const auto& p) {
+        if constexpr (requires { p.packet_id; p.reason; }) {
+          EXPECT_EQ(p.reason, RC::packet_identifier_not_found);
+          EXPECT_EQ(p.props.reason_string, "no");
+        }
+      },
+      *r);
+}
+
+TEST_P(PublishResponses, V5UnknownReasonCodeIsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(test::first_byte(GetParam()), bytes({0, 1, 0x05})), V::v5),
+                      RC::protocol_error, "5.0 2.4 reason code 0x05 is not defined");
+}
+
+TEST_P(PublishResponses, V5PropertyNotAllowedIsAProtocolError) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(frame(test::first_byte(GetParam()), bytes({0, 1, 0x00, 0x03, 0x23, 0, 1})), V::v5),
+      RC::protocol_error, "5.0 3.4.2.2 only Reason String and User Property");
+}
+
+TEST_P(PublishResponses, V5TrailingBytesAfterPropertiesAreMalformed) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(frame(test::first_byte(GetParam()), bytes({0, 1, 0x00, 0x00, 0x00})), V::v5),
+      RC::malformed_packet, "3.4 trailing bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SUBSCRIBE
+
+std::string subscribe_wire(V v, const std::string& payload, const std::string& props = "") {
+  return frame(0x82, bytes({0x00, 0x01}) + (is_v5(v) ? (props.empty() ? bytes({0}) : props) : "") + payload);
+}
+
+TEST_P(DecoderAllVersions, SubscribeWithoutTopicFilterIsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(GetParam(), ""), GetParam()), RC::protocol_error,
+                      "[MQTT-3.8.3-3] at least one topic filter");
+}
+
+TEST_P(DecoderAllVersions, SubscribeWithPacketId0IsAProtocolError) {
+  const auto v = GetParam();
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x82, bytes({0, 0}) + no_props(v) + str("a") + bytes({0})), v),
+                      RC::protocol_error, "[MQTT-2.3.1-1] packet identifier 0");
+}
+
+TEST_P(DecoderV3, SubscribeQos3IsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(GetParam(), str("a") + bytes({0x03})), GetParam()),
+                      RC::malformed_packet, "[MQTT-3.8.3-4] requested QoS 3");
+}
+
+TEST(Decoder, SubscribeV5MaximumQos3IsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(V::v5, str("a") + bytes({0x03})), V::v5),
+                      RC::protocol_error, "5.0 3.8.3.1 Maximum QoS 3 is a Protocol Error");
+}
+
+TEST_P(DecoderV3, SubscribeReservedOptionBitsAreMalformed) {
+  for (int opts : {0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xFC}) {
+    EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(GetParam(), str("a") + bytes({opts})), GetParam()),
+                        RC::malformed_packet, "[MQTT-3.8.3-4] bits 7-2 are reserved");
+  }
+}
+
+TEST(Decoder, SubscribeV5ReservedOptionBitsAreMalformed) {
+  for (int opts : {0x40, 0x80, 0xC0}) {
+    EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(V::v5, str("a") + bytes({opts})), V::v5),
+                        RC::malformed_packet, "5.0 [MQTT-3.8.3-5] bits 7-6 are reserved");
+  }
+}
+
+TEST(Decoder, SubscribeV5RetainHandling3IsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(V::v5, str("a") + bytes({0x30})), V::v5),
+                      RC::protocol_error, "5.0 3.8.3.1 Retain Handling 3");
+}
+
+TEST(Decoder, SubscribeV5OptionsDecode) {
+  auto r = decode_wire(subscribe_wire(V::v5, str("a/+") + bytes({0x2E}) + str("$share/g/b") + bytes({0x11})),
+                       V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  const auto& s = std::get<Subscribe>(*r);
+  ASSERT_EQ(s.subscriptions.size(), 2u);
+  EXPECT_EQ(s.subscriptions[0].filter, "a/+");
+  EXPECT_EQ(s.subscriptions[0].options,
+            (SubscribeOptions{.qos = 2, .no_local = true, .retain_as_published = true, .retain_handling = 2}));
+  EXPECT_EQ(s.subscriptions[1].filter, "$share/g/b");
+  EXPECT_EQ(s.subscriptions[1].options, (SubscribeOptions{.qos = 1, .retain_handling = 1}));
+}
+
+TEST(Decoder, SubscribeV5MoreThanOneSubscriptionIdentifierIsAProtocolError) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(subscribe_wire(V::v5, str("a") + bytes({0}), bytes({0x04, 0x0B, 0x01, 0x0B, 0x02})),
+                  V::v5),
+      RC::protocol_error, "5.0 3.8.2.1.2 Subscription Identifier more than once");
+}
+
+TEST(Decoder, SubscribeV5PropertyNotAllowedIsAProtocolError) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(subscribe_wire(V::v5, str("a") + bytes({0}), bytes({0x03, 0x23, 0x00, 0x01})), V::v5),
+      RC::protocol_error, "5.0 3.8.2.1 Topic Alias is not a SUBSCRIBE property");
+}
+
+TEST_P(DecoderAllVersions, SubscribeFilterWithoutOptionsIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(subscribe_wire(GetParam(), str("a") + bytes({0}) + str("b")), GetParam()),
+                      RC::malformed_packet, "3.8.3 every filter is followed by its options byte");
+}
+
+TEST_P(DecoderAllVersions, SubscribeFilterWithInvalidUtf8IsMalformed) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(subscribe_wire(GetParam(), bytes({0, 2, 0xC1, 0x81, 0x00})), GetParam()),
+      RC::malformed_packet, "[MQTT-1.5.3-1] overlong in a topic filter");
+}
+
+TEST_P(DecoderAllVersions, SubscribeFilterSyntaxIsLeftToTheServer) {
+  // A syntactically invalid filter is answered with a SUBACK failure, not by closing the connection.
+  auto r = decode_wire(subscribe_wire(GetParam(), str("a/#/b") + bytes({0x01})), GetParam());
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Subscribe>(*r).subscriptions[0].filter, "a/#/b");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SUBACK
+
+TEST_P(DecoderV3, SubackAcceptsOnlyTheFourReturnCodes) {
+  for (int code = 0; code < 256; ++code) {
+    auto r = decode_wire(frame(0x90, bytes({0, 1, code})), GetParam());
+    if (code <= 2 || code == 0x80) {
+      ASSERT_TRUE(r.ok()) << code;
+      EXPECT_EQ(std::get<Suback>(*r).reasons, (std::vector<RC>{static_cast<RC>(code)}));
+    } else {
+      EXPECT_DECODE_ERROR(r, RC::protocol_error,
+                          "[MQTT-3.9.3-2] SUBACK return code " + std::to_string(code) + " is reserved");
+    }
+  }
+}
+
+TEST(Decoder, SubackV5CarriesReasonCodesAfterProperties) {
+  auto r = decode_wire(frame(0x90, bytes({0, 1, 0x03, 0x1F, 0, 0, 0x00, 0x01, 0x87, 0xA2})), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  const auto& s = std::get<Suback>(*r);
+  EXPECT_EQ(s.reasons, (std::vector<RC>{RC::success, RC::granted_qos_1, RC::not_authorized,
+                                         RC::wildcard_subscriptions_not_supported}));
+  EXPECT_EQ(s.props.reason_string, "");
+}
+
+TEST_P(DecoderAllVersions, SubackWithPacketId0IsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0x90, bytes({0, 0}) + no_props(GetParam()) + bytes({0})), GetParam()),
+                      RC::protocol_error, "[MQTT-2.3.1-1]");
+}
+
+// ---------------------------------------------------------------------------------------------
+// UNSUBSCRIBE, UNSUBACK
+
+TEST_P(DecoderAllVersions, UnsubscribeWithoutTopicFilterIsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xA2, bytes({0, 1}) + no_props(GetParam())), GetParam()),
+                      RC::protocol_error, "[MQTT-3.10.3-2] at least one topic filter");
+}
+
+TEST_P(DecoderAllVersions, UnsubscribeWithPacketId0IsAProtocolError) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(frame(0xA2, bytes({0, 0}) + no_props(GetParam()) + str("a")), GetParam()),
+      RC::protocol_error, "[MQTT-2.3.1-1]");
+}
+
+TEST_P(DecoderAllVersions, UnsubscribeFilterWithInvalidUtf8IsMalformed) {
+  EXPECT_DECODE_ERROR(
+      decode_wire(frame(0xA2, bytes({0, 1}) + no_props(GetParam()) + bytes({0, 1, 0x00})), GetParam()),
+      RC::malformed_packet, "[MQTT-1.5.3-2] U+0000 in a topic filter");
+  EXPECT_DECODE_ERROR(
+      decode_wire(frame(0xA2, bytes({0, 1}) + no_props(GetParam()) + str("a") + bytes({0, 5, 'b'})),
+                  GetParam()),
+      RC::malformed_packet, "3.10.3 second filter cut short");
+}
+
+TEST_P(DecoderAllVersions, UnsubscribeReadsEveryFilter) {
+  auto r = decode_wire(frame(0xA2, bytes({0, 7}) + no_props(GetParam()) + str("a/#") + str("b")), GetParam());
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Unsubscribe>(*r).filters, (std::vector<std::string>{"a/#", "b"}));
+}
+
+TEST_P(DecoderV3, UnsubackIsOnlyThePacketId) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xB0, bytes({0, 1, 0})), GetParam()), RC::malformed_packet,
+                      "3.11.2 UNSUBACK remaining length is 2");
+}
+
+TEST(Decoder, UnsubackV5CarriesReasonCodes) {
+  auto r = decode_wire(frame(0xB0, bytes({0, 1, 0x00, 0x00, 0x11})), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Unsuback>(*r).reasons, (std::vector<RC>{RC::success, RC::no_subscription_existed}));
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xB0, bytes({0, 1})), V::v5), RC::malformed_packet,
+                      "5.0 3.11.2.1 the property length is not optional in UNSUBACK");
+}
+
+// ---------------------------------------------------------------------------------------------
+// PINGREQ, PINGRESP, DISCONNECT, AUTH
+
+TEST_P(DecoderAllVersions, PingWithABodyIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xC0, "x"), GetParam()), RC::malformed_packet,
+                      "3.12 PINGREQ has no variable header or payload");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xD0, "x"), GetParam()), RC::malformed_packet,
+                      "3.13 PINGRESP has no variable header or payload");
+}
+
+TEST_P(DecoderV3, DisconnectWithABodyIsMalformed) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xE0, bytes({0x00})), GetParam()), RC::malformed_packet,
+                      "3.14 DISCONNECT has no variable header in 3.1.1");
+}
+
+TEST(Decoder, DisconnectV5ReasonAndProperties) {
+  auto r = decode_wire(frame(0xE0, ""), V::v5);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Disconnect>(*r).reason, RC::success) << "5.0 3.14.2.1 no reason code: 0x00";
+  r = decode_wire(frame(0xE0, bytes({0x04})), V::v5);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Disconnect>(*r).reason, RC::disconnect_with_will_message);
+  r = decode_wire(frame(0xE0, bytes({0x00, 0x05, 0x11, 0, 0, 0, 9})), V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  EXPECT_EQ(std::get<Disconnect>(*r).props.session_expiry_interval, 9u);
+}
+
+TEST(Decoder, DisconnectV5UnknownReasonCodeIsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xE0, bytes({0x03})), V::v5), RC::protocol_error,
+                      "5.0 3.14.2.1 reason code 0x03 is not defined");
+}
+
+TEST(Decoder, DisconnectV5PropertyNotAllowedIsAProtocolError) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xE0, bytes({0x00, 0x02, 0x17, 0x01})), V::v5),
+                      RC::protocol_error, "5.0 3.14.2.2 Request Problem Information is a CONNECT property");
+}
+
+TEST_P(DecoderV3, AuthIsMalformedBeforeMqtt5) {
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xF0, ""), GetParam()), RC::malformed_packet,
+                      "3.1.1 2.2.1 packet type 15 is reserved");
+  EXPECT_DECODE_ERROR(decode_wire(frame(0xF0, bytes({0x18, 0x00})), GetParam()), RC::malformed_packet,
+                      "3.1.1 2.2.1 packet type 15 is reserved");
+}
+
+TEST(Decoder, AuthV5ReasonAndAuthenticationProperties) {
+  auto r = decode_wire(frame(0xF0, ""), V::v5);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Auth>(*r).reason, RC::success) << "5.0 3.15.2.1 no reason code: success";
+  r = decode_wire(frame(0xF0, bytes({0x18, 0x0B, 0x15, 0, 5, 'S', 'C', 'R', 'A', 'M', 0x16, 0, 1, 0xFF})),
+                  V::v5);
+  ASSERT_TRUE(r.ok()) << r.error().what;
+  const auto& a = std::get<Auth>(*r);
+  EXPECT_EQ(a.reason, RC::continue_authentication);
+  EXPECT_EQ(a.props.authentication_method, "SCRAM");
+  EXPECT_EQ(a.props.authentication_data, "\xFF");
+}
+
+}  // namespace
+}  // namespace hermod::mqtt
