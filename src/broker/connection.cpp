@@ -69,7 +69,19 @@ void Connection::wait_readable() {
 }
 
 void Connection::on_readable() {
-  for (int i = 0; i < kReadsPerWakeup; ++i) {
+  read_available(kReadsPerWakeup);
+  if (!closed()) wait_readable();
+}
+
+void Connection::take_over() {
+  // Packets the client sent before its new connection arrived still count: a DISCONNECT
+  // already in the socket buffer means no will.
+  read_available(kReadsPerWakeup);
+  close(CloseReason::session_taken_over);
+}
+
+void Connection::read_available(int max_reads) {
+  for (int i = 0; i < max_reads; ++i) {
     boost::system::error_code ec;
     const std::size_t n = socket_.read_some(asio::buffer(worker_.scratch(), worker_.scratch_size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
@@ -83,7 +95,6 @@ void Connection::on_readable() {
     if (closed()) return;
     if (n < worker_.scratch_size()) break;  // drained the socket
   }
-  wait_readable();
 }
 
 void Connection::process(std::string_view data) {

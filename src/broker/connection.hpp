@@ -54,6 +54,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void resume_after_handoff(mqtt::Connect connect, std::string leftover);
 
   void close(CloseReason reason);
+  // Closes this connection because a new one took its session over, after reading what the
+  // client already sent.
+  void take_over();
   bool closed() const { return state_ == State::closed || state_ == State::handed_off; }
 
   // Checks the CONNECT and keepalive deadlines; closes the connection when one has passed.
@@ -82,6 +85,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void wait_readable();
   void on_readable();
+  // Reads and processes what the socket has, at most `max_reads` reads; does not wait for more.
+  void read_available(int max_reads);
   // Decodes every complete packet in `data`; keeps an incomplete tail in inbuf_.
   void process(std::string_view data);
   void on_packet(mqtt::Packet&& packet);

@@ -79,7 +79,7 @@ void Connection::accept_connect(Connect&& c) {
   Session* s = worker_.find_session(c.client_id);
   if (s && s->connection()) {
     // [MQTT-3.1.4-2]: the existing connection of this client id is closed (its will published).
-    s->connection()->close(CloseReason::session_taken_over);
+    s->connection()->take_over();
     s = worker_.find_session(c.client_id);  // a non-persistent session died with its connection
   }
   bool session_present = false;
