@@ -96,7 +96,8 @@ void read_broker(const Reader& r, const toml::table& t, Config& c) {
 void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   const std::string p = "limits.";
   r.only(t, p, {"max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
-                "max_queued_bytes", "connect_timeout", "queue_qos0", "max_write_buffer"});
+                "max_queued_bytes", "connect_timeout", "queue_qos0", "max_write_buffer", "receive_maximum",
+                "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos"});
   r.integer(t, p, "max_packet_size", l.max_packet_size, 16, 268'435'460);
   r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
   r.integer(t, p, "max_inflight", l.max_inflight, 1, 65'535);
@@ -105,6 +106,20 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, p, "connect_timeout", l.connect_timeout, 1, 3'600);
   r.boolean(t, p, "queue_qos0", l.queue_qos0);
   r.integer(t, p, "max_write_buffer", l.max_write_buffer, 4'096, std::int64_t{1} << 40);
+  r.integer(t, p, "receive_maximum", l.receive_maximum, 1, 65'535);
+  r.integer(t, p, "topic_alias_maximum", l.topic_alias_maximum, 0, 65'535);
+  r.integer(t, p, "max_session_expiry", l.max_session_expiry, 0, 0xFFFF'FFFFLL);
+  r.integer(t, p, "max_keepalive", l.max_keepalive, 0, 65'535);
+  r.integer(t, p, "max_qos", l.max_qos, 0, 2);
+}
+
+void read_features(const Reader& r, const toml::table& t, Features& f) {
+  const std::string p = "features.";
+  r.only(t, p, {"retain_available", "wildcard_subscriptions", "subscription_identifiers", "shared_subscriptions"});
+  r.boolean(t, p, "retain_available", f.retain_available);
+  r.boolean(t, p, "wildcard_subscriptions", f.wildcard_subscriptions);
+  r.boolean(t, p, "subscription_identifiers", f.subscription_identifiers);
+  r.boolean(t, p, "shared_subscriptions", f.shared_subscriptions);
 }
 
 void read_listeners(const Reader& r, const toml::table& root, Config& c) {
@@ -148,9 +163,10 @@ Config parse_config(const std::string& text, const std::string& source) {
   Config c;
   c.source = source;
   const Reader r(source);
-  r.only(root, "", {"broker", "listeners", "limits", "store"});
+  r.only(root, "", {"broker", "listeners", "limits", "features", "store"});
   if (const auto* t = r.table(root, "broker")) read_broker(r, *t, c);
   if (const auto* t = r.table(root, "limits")) read_limits(r, *t, c.limits);
+  if (const auto* t = r.table(root, "features")) read_features(r, *t, c.features);
   if (const auto* t = r.table(root, "store")) {
     r.only(*t, "store.", {"path"});
     r.string(*t, "store.", "path", c.data_dir);

@@ -25,6 +25,19 @@ struct Limits {
   std::uint32_t connect_timeout = 10;           // seconds
   bool queue_qos0 = false;                      // queue QoS 0 for offline persistent sessions
   std::uint64_t max_write_buffer = 8 << 20;     // per connection; QoS 0 beyond it is dropped
+  // MQTT 5 (announced in CONNACK)
+  std::uint16_t receive_maximum = 100;          // unacknowledged QoS 2 PUBLISHes a client may send
+  std::uint16_t topic_alias_maximum = 10;       // topic aliases a client may use towards the broker
+  std::uint32_t max_session_expiry = 0;         // seconds; 0: no cap
+  std::uint16_t max_keepalive = 0;              // seconds; 0: no cap
+  std::uint8_t max_qos = 2;
+};
+
+struct Features {
+  bool retain_available = true;
+  bool wildcard_subscriptions = true;
+  bool subscription_identifiers = true;
+  bool shared_subscriptions = true;
 };
 
 struct Config {
@@ -34,6 +47,7 @@ struct Config {
   std::uint32_t sys_interval = 10;  // seconds, 0: $SYS off
   std::vector<ListenerConfig> listeners{{"127.0.0.1", 1883}, {"::1", 1883}};
   Limits limits;
+  Features features;
   std::string data_dir;  // stored for the durability layer
 
   // Worker count with 0 resolved to the hardware thread count.

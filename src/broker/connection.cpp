@@ -136,7 +136,7 @@ void Connection::fail(const hermod::Error& error) {
   }
   logger("client")->info("{} {}: {}", remote_, session_ ? session_->client_id() : std::string("(no CONNECT)"),
                          error.what);
-  close(CloseReason::protocol_error);
+  close(CloseReason::protocol_error, error.code);
 }
 
 void Connection::on_packet(mqtt::Packet&& packet) {
@@ -194,12 +194,28 @@ void Connection::check_timeouts(Clock::time_point now) {
   }
 }
 
-void Connection::close(CloseReason reason) {
+namespace {
+mqtt::ReasonCode disconnect_code(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::keepalive_timeout: return mqtt::ReasonCode::keep_alive_timeout;
+    case CloseReason::session_taken_over: return mqtt::ReasonCode::session_taken_over;
+    case CloseReason::server_shutdown: return mqtt::ReasonCode::server_shutting_down;
+    default: return mqtt::ReasonCode::protocol_error;
+  }
+}
+}  // namespace
+
+void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
   if (closed()) return;
   auto self = shared_from_this();  // the registry may hold the last reference
   const bool was_connected = state_ == State::connected;
+  // MQTT 5: tell the client why before closing [MQTT-4.13.1-1].
+  if (was_connected && mqtt::is_v5(version_) && reason != CloseReason::client_disconnect &&
+      reason != CloseReason::connection_lost) {
+    send(mqtt::Disconnect{code == mqtt::ReasonCode::success ? disconnect_code(reason) : code, {}});
+  }
   state_ = State::closed;
-  // Best effort: a CONNACK refusal or the last acknowledgements still go out.
+  // Best effort: a CONNACK refusal, a DISCONNECT or the last acknowledgements still go out.
   if (out_bytes_ > 0 && !write_waiting_ && reason != CloseReason::connection_lost) write_queued(true);
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
@@ -215,13 +231,25 @@ void Connection::close(CloseReason reason) {
   } else if (reason != CloseReason::refused) {
     logger("client")->debug("{} closed before CONNECT: {}", remote_, to_string(reason));
   }
-  if (will && will_) publish_will();
+  if (will && will_) {
+    const std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
+    if (delay > 0 && session_ && session_->persistent()) {
+      // MQTT 5 will delay: published later unless the client comes back first [MQTT-3.1.3-9].
+      session_->pending_will() = Session::PendingWill{make_will_message(), Clock::now() + std::chrono::seconds(delay)};
+    } else {
+      worker_.publish(make_will_message());
+    }
+  }
   will_.reset();
   if (session_) {
     Session* s = session_;
     session_ = nullptr;
     s->detach();
-    if (!s->persistent()) worker_.destroy_session(*s);
+    if (s->persistent()) {
+      worker_.session_offline(*s);
+    } else {
+      worker_.destroy_session(*s);
+    }
   }
   worker_.remove_connection(this);
 }
@@ -247,7 +275,37 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   if (closed()) return false;
   const Message& m = *out.message;
   if (out.qos == 0 && out_bytes_ > worker_.config().limits.max_write_buffer) return false;
-  mqtt::PublishHeader h{m.topic, m.payload.size(), out.qos, out.retain, dup, packet_id, m.props.get()};
+  const auto now = Clock::now();
+  if (m.expired(now)) return false;  // MQTT 5 message expiry [MQTT-3.3.2-5]
+
+  const mqtt::Properties* props = m.props.get();
+  mqtt::Properties local;  // MQTT 5 fields that differ per recipient
+  std::string_view topic = m.topic;
+  std::uint16_t alias = 0;
+  bool send_topic = true;
+  if (mqtt::is_v5(version_)) {
+    const bool expires = m.expires_at != Clock::time_point::max();
+    if (client_topic_alias_max_ > 0) alias = outbound_alias(m.topic, send_topic);
+    if (expires || !out.subscription_ids.empty() || alias != 0) {
+      if (props) local = *props;
+      if (expires) {
+        // The interval forwarded is what is left of it [MQTT-3.3.2-6], rounded up.
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m.expires_at - now).count();
+        local.message_expiry_interval = static_cast<std::uint32_t>((left + 999) / 1000);
+      }
+      local.subscription_identifiers = out.subscription_ids;
+      if (alias != 0) local.topic_alias = alias;
+      if (!send_topic) topic = {};
+      props = &local;
+    }
+  }
+  mqtt::PublishHeader h{topic, m.payload.size(), out.qos, out.retain, dup, packet_id, props};
+  if (mqtt::publish_size(h, version_) > client_max_packet_size_) {
+    // Larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25]. A topic alias
+    // first used here stays unused; it is only ever announced together with its topic.
+    if (alias != 0 && send_topic) outbound_aliases_.erase(m.topic);
+    return false;
+  }
   std::string& buf = tail_chunk();
   const auto before = buf.size();
   mqtt::encode_publish_header(h, version_, buf);
@@ -261,6 +319,20 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   worker_.stats().messages_sent.add();
   worker_.schedule_flush(shared_from_this());
   return true;
+}
+
+std::uint16_t Connection::outbound_alias(const std::string& topic, bool& send_topic) {
+  auto it = outbound_aliases_.find(topic);
+  if (it != outbound_aliases_.end()) {
+    send_topic = false;
+    return it->second;
+  }
+  // First come, first aliased, until the client's maximum is reached; later topics go in full.
+  if (outbound_aliases_.size() >= client_topic_alias_max_) return 0;
+  const auto alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
+  outbound_aliases_.emplace(topic, alias);
+  send_topic = true;
+  return alias;
 }
 
 void Connection::flush() {

@@ -15,12 +15,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
 #include "broker/message.hpp"
 #include "broker/session.hpp"
+#include "broker/string_hash.hpp"
 #include "mqtt/decoder.hpp"
 #include "mqtt/packet.hpp"
 
@@ -53,7 +55,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Continues a connection handed over from another worker after its CONNECT was decoded there.
   void resume_after_handoff(mqtt::Connect connect, std::string leftover);
 
-  void close(CloseReason reason);
+  // Closes the connection. To an MQTT 5 client past CONNECT, a DISCONNECT with `code` (or the
+  // reason's usual code when `code` is success) goes out first, for every reason but the client's
+  // own DISCONNECT and a lost connection.
+  void close(CloseReason reason, mqtt::ReasonCode code = mqtt::ReasonCode::success);
   // Closes this connection because a new one took its session over, after reading what the
   // client already sent.
   void take_over();
@@ -69,6 +74,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup);
   // Writes as much of the queue as the socket takes now; waits for writability for the rest.
   void flush();
+
+  // Unacknowledged QoS 1/2 PUBLISHes this client may have: the broker's max_inflight, lowered
+  // by an MQTT 5 client's Receive Maximum.
+  std::uint16_t inflight_limit() const { return inflight_limit_; }
 
   Session* session() const { return session_; }
   mqtt::ProtocolVersion version() const { return version_; }
@@ -105,7 +114,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_subscribe(mqtt::Subscribe&& s);
   void handle_unsubscribe(mqtt::Unsubscribe&& u);
   void handle_disconnect(const mqtt::Disconnect& d);
-  void publish_will();
+  // The will as a message to route; consumes will_.
+  MessagePtr make_will_message();
+  // MQTT 5: properties of CONNACK, from the config and what the client asked for.
+  mqtt::Properties connack_properties(const mqtt::Connect& c, std::uint32_t granted_expiry) const;
+  // MQTT 5: resolves an inbound topic alias; false after closing the connection.
+  bool resolve_topic_alias(mqtt::Publish& p);
+  // MQTT 5: the per-recipient topic alias for an outgoing PUBLISH (0: none) and whether the
+  // topic must still be sent with it.
+  std::uint16_t outbound_alias(const std::string& topic, bool& send_topic);
 
   std::string& tail_chunk();
   // Writes queued bytes until done or the socket is full; `closing`: do not wait for more room.
@@ -120,6 +137,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Session* session_ = nullptr;
   std::optional<mqtt::Will> will_;
   std::uint16_t keep_alive_ = 0;
+  std::uint16_t inflight_limit_ = 20;
+  std::uint32_t client_max_packet_size_ = mqtt::kMaxPacketSize;  // MQTT 5 Maximum Packet Size
+  std::uint16_t client_topic_alias_max_ = 0;                      // MQTT 5 Topic Alias Maximum
+  std::vector<std::string> inbound_aliases_;                       // alias N at index N-1
+  std::unordered_map<std::string, std::uint16_t, StringHash, std::equal_to<>> outbound_aliases_;
   Clock::time_point accepted_at_;
   Clock::time_point last_received_;
   std::string inbuf_;  // bytes of an incomplete packet

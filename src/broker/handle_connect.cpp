@@ -73,9 +73,24 @@ void Connection::refuse_connect(ReasonCode reason) {
 
 void Connection::accept_connect(Connect&& c) {
   const bool v5 = is_v5(version_);
-  // MQTT 5: the session outlives the connection when its expiry interval is non-zero;
-  // 3.1.1: when clean session is 0.
-  const bool persistent = v5 ? c.props.session_expiry_interval.value_or(0) > 0 : !c.clean_start;
+  const auto& limits = worker_.config().limits;
+  if (v5 && c.props.authentication_method) {
+    // No enhanced authentication method is configured yet [MQTT-4.12.0-1].
+    return refuse_connect(ReasonCode::bad_authentication_method);
+  }
+  if (v5 && c.will) {
+    // [MQTT-3.2.2-12] [MQTT-3.2.2-13]: a will the broker could not publish as asked is refused.
+    if (c.will->qos > limits.max_qos) return refuse_connect(ReasonCode::qos_not_supported);
+    if (c.will->retain && !worker_.config().features.retain_available) {
+      return refuse_connect(ReasonCode::retain_not_supported);
+    }
+  }
+  // How long the session outlives the connection: MQTT 5 asks for it; a 3.1.1 clean session 0
+  // means "until the client comes back".
+  std::uint32_t expiry = v5 ? c.props.session_expiry_interval.value_or(0)
+                            : (c.clean_start ? 0 : Session::kNeverExpires);
+  if (limits.max_session_expiry != 0 && expiry > limits.max_session_expiry) expiry = limits.max_session_expiry;
+
   Session* s = worker_.find_session(c.client_id);
   if (s && s->connection()) {
     // [MQTT-3.1.4-2]: the existing connection of this client id is closed (its will published).
@@ -89,43 +104,81 @@ void Connection::accept_connect(Connect&& c) {
   }
   if (s) {
     session_present = true;
-    s->set_persistent(persistent);
+    s->set_expiry_interval(expiry);
+    worker_.session_online(*s);
   } else {
-    s = &worker_.create_session(c.client_id, persistent);
+    s = &worker_.create_session(c.client_id, expiry);
   }
   session_ = s;
   s->attach(this);
   will_ = std::move(c.will);
   keep_alive_ = c.keep_alive;
+  inflight_limit_ = limits.max_inflight;
+  if (v5) {
+    if (limits.max_keepalive != 0 && (keep_alive_ == 0 || keep_alive_ > limits.max_keepalive)) {
+      keep_alive_ = limits.max_keepalive;
+    }
+    inflight_limit_ = std::min(inflight_limit_, c.props.receive_maximum.value_or(65535));
+    client_max_packet_size_ = c.props.maximum_packet_size.value_or(kMaxPacketSize);
+    client_topic_alias_max_ = c.props.topic_alias_maximum.value_or(0);
+  }
   state_ = State::connected;
   worker_.stats().clients_connected.add();
 
   Connack ack;
   ack.session_present = session_present;
-  if (v5 && c.props.assigned_client_identifier) ack.props.assigned_client_identifier = c.props.assigned_client_identifier;
+  if (v5) ack.props = connack_properties(c, expiry);
   send(ack);
   logger("client")->info("{} connected as {} (MQTT {}, keepalive {}, {})", remote_, c.client_id,
                          to_string(version_), keep_alive_, session_present ? "session resumed" : "new session");
   if (session_present) worker_.resume(*s);
 }
 
+Properties Connection::connack_properties(const Connect& c, std::uint32_t granted_expiry) const {
+  const auto& limits = worker_.config().limits;
+  const auto& features = worker_.config().features;
+  Properties p;
+  if (c.props.assigned_client_identifier) p.assigned_client_identifier = c.props.assigned_client_identifier;
+  if (granted_expiry != c.props.session_expiry_interval.value_or(0)) p.session_expiry_interval = granted_expiry;
+  if (keep_alive_ != c.keep_alive) p.server_keep_alive = keep_alive_;
+  if (limits.receive_maximum != 65535) p.receive_maximum = limits.receive_maximum;
+  if (limits.max_packet_size < kMaxPacketSize) p.maximum_packet_size = limits.max_packet_size;
+  if (limits.topic_alias_maximum > 0) p.topic_alias_maximum = limits.topic_alias_maximum;
+  if (limits.max_qos < 2) p.maximum_qos = limits.max_qos;
+  if (!features.retain_available) p.retain_available = 0;
+  if (!features.wildcard_subscriptions) p.wildcard_subscription_available = 0;
+  if (!features.subscription_identifiers) p.subscription_identifier_available = 0;
+  if (!features.shared_subscriptions) p.shared_subscription_available = 0;
+  return p;
+}
+
 void Connection::handle_disconnect(const Disconnect& d) {
-  // [MQTT-3.14.4-3]: a DISCONNECT discards the will (MQTT 5 may ask to send it anyway).
+  if (d.props.session_expiry_interval) {
+    // [MQTT-3.14.2-2]: a session that was to end with the connection cannot be extended now.
+    if (session_->expiry_interval() == 0 && *d.props.session_expiry_interval != 0) {
+      return fail({ReasonCode::protocol_error, "session expiry set on DISCONNECT after 0 on CONNECT"});
+    }
+    session_->set_expiry_interval(*d.props.session_expiry_interval);
+  }
+  // [MQTT-3.14.4-3]: a DISCONNECT discards the will; MQTT 5's 0x04 asks to publish it anyway.
   if (d.reason != ReasonCode::disconnect_with_will_message) will_.reset();
   close(d.reason == ReasonCode::disconnect_with_will_message ? CloseReason::connection_lost
                                                              : CloseReason::client_disconnect);
 }
 
-void Connection::publish_will() {
+MessagePtr Connection::make_will_message() {
   auto m = std::make_shared<Message>();
   m->topic = std::move(will_->topic);
   m->payload = std::move(will_->payload);
   m->qos = will_->qos;
   m->retain = will_->retain;
   m->origin_session = session_ ? session_->uid() : 0;
+  if (will_->props.message_expiry_interval) {
+    m->expires_at = Clock::now() + std::chrono::seconds(*will_->props.message_expiry_interval);
+  }
   if (!will_->props.empty()) m->props = std::make_shared<Properties>(std::move(will_->props));
   will_.reset();
-  worker_.publish(m);
+  return m;
 }
 
 }  // namespace hermod::broker

@@ -2,6 +2,7 @@
 #include "broker/connection.hpp"
 #include "broker/log.hpp"
 #include "broker/worker.hpp"
+#include "mqtt/utf8.hpp"
 
 namespace hermod::broker {
 
@@ -10,27 +11,74 @@ using namespace mqtt;
 void Connection::handle_publish(Publish&& p) {
   worker_.stats().messages_received.add();
   Session& s = *session_;
+  const bool v5 = is_v5(version_);
+  if (v5) {
+    const auto& config = worker_.config();
+    if (p.qos > config.limits.max_qos) return fail({ReasonCode::qos_not_supported, "QoS above maximum"});
+    if (p.retain && !config.features.retain_available) return fail({ReasonCode::retain_not_supported, "retain not available"});
+    if (!p.props.subscription_identifiers.empty()) {
+      return fail({ReasonCode::protocol_error, "subscription identifier from a client"});  // [MQTT-3.3.4-6]
+    }
+    if (!resolve_topic_alias(p)) return;
+    // Receive Maximum: at most that many QoS 2 exchanges open at once [MQTT-3.3.4-9].
+    if (p.qos == 2 && !s.inbound_qos2().count(p.packet_id) &&
+        s.inbound_qos2().size() >= config.limits.receive_maximum) {
+      return fail({ReasonCode::receive_maximum_exceeded, "receive maximum exceeded"});
+    }
+  }
   // QoS 2 exactly once: a PUBLISH whose id awaits PUBREL was already routed; only acknowledge
   // it again [MQTT-4.3.3-9].
   if (p.qos == 2 && s.inbound_qos2().count(p.packet_id)) {
     send(Pubrec{p.packet_id});
     return;
   }
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(p.topic);
-  m->payload = std::move(p.payload);
-  m->qos = p.qos;
-  m->retain = p.retain;
-  m->origin_session = s.uid();
-  if (!p.props.empty()) m->props = std::make_shared<Properties>(std::move(p.props));
-  worker_.publish(m);
+  ReasonCode reason = ReasonCode::success;
+  if (v5 && p.props.payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
+    // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
+    if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
+    reason = ReasonCode::payload_format_invalid;
+  } else {
+    auto m = std::make_shared<Message>();
+    m->topic = std::move(p.topic);
+    m->payload = std::move(p.payload);
+    m->qos = p.qos;
+    m->retain = p.retain;
+    m->origin_session = s.uid();
+    if (p.props.message_expiry_interval) {
+      m->expires_at = Clock::now() + std::chrono::seconds(*p.props.message_expiry_interval);
+    }
+    if (!p.props.empty()) m->props = std::make_shared<Properties>(std::move(p.props));
+    const auto routed = worker_.publish(m);
+    if (routed == 0 && v5) reason = ReasonCode::no_matching_subscribers;
+  }
   // The acknowledgement comes last: a durable store's commit will sit right before it.
   if (p.qos == 1) {
-    send(Puback{p.packet_id});
+    send(Puback{p.packet_id, reason});
   } else if (p.qos == 2) {
-    s.inbound_qos2().insert(p.packet_id);
-    send(Pubrec{p.packet_id});
+    if (!is_failure(reason)) s.inbound_qos2().insert(p.packet_id);
+    send(Pubrec{p.packet_id, reason});
   }
+}
+
+bool Connection::resolve_topic_alias(Publish& p) {
+  if (!p.props.topic_alias) return true;
+  const std::uint16_t alias = *p.props.topic_alias;
+  p.props.topic_alias.reset();  // an alias belongs to this connection; it is not forwarded
+  if (alias == 0 || alias > worker_.config().limits.topic_alias_maximum) {
+    fail({ReasonCode::topic_alias_invalid, "topic alias out of range"});  // [MQTT-3.3.2-9]
+    return false;
+  }
+  if (inbound_aliases_.size() < alias) inbound_aliases_.resize(alias);
+  if (!p.topic.empty()) {
+    inbound_aliases_[alias - 1] = p.topic;
+    return true;
+  }
+  if (inbound_aliases_[alias - 1].empty()) {
+    fail({ReasonCode::protocol_error, "unknown topic alias"});
+    return false;
+  }
+  p.topic = inbound_aliases_[alias - 1];
+  return true;
 }
 
 void Connection::handle_pubrel(const Pubrel& a) {

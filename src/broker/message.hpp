@@ -3,6 +3,7 @@
 // Built on the publisher's worker, read on any worker: never mutate after make_shared.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,10 @@ struct Message {
   bool retain = false;
   std::uint64_t origin_session = 0;  // session uid of the publisher (0: the broker itself)
   std::shared_ptr<const mqtt::Properties> props;  // MQTT 5 properties; null when there are none
+  // MQTT 5 message expiry: after this instant the message is no longer delivered.
+  std::chrono::steady_clock::time_point expires_at = std::chrono::steady_clock::time_point::max();
+
+  bool expired(std::chrono::steady_clock::time_point now) const { return now >= expires_at; }
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

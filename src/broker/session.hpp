@@ -4,6 +4,7 @@
 // thread. It outlives its connection when the client asked for a persistent session.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -27,6 +28,14 @@ struct OutboundMessage {
   MessagePtr message;
   std::uint8_t qos = 0;  // delivery QoS: min(publish QoS, granted QoS)
   bool retain = false;   // retain flag as sent to this subscriber
+  std::vector<std::uint32_t> subscription_ids;  // MQTT 5: of every matching subscription
+  std::string shared_filter;  // "$share/g/f" when delivered through a shared subscription
+};
+
+// A subscription as the session remembers it (the router holds a copy per worker).
+struct SubscriptionRecord {
+  mqtt::SubscribeOptions options;
+  std::uint32_t subscription_id = 0;  // MQTT 5; 0: none
 };
 
 // A QoS 1/2 message sent and not yet fully acknowledged.
@@ -38,13 +47,34 @@ struct InflightMessage {
 
 class Session {
  public:
-  Session(std::string client_id, std::uint64_t uid, bool persistent)
-      : client_id_(std::move(client_id)), uid_(uid), persistent_(persistent) {}
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::uint32_t kNeverExpires = 0xFFFFFFFF;
+
+  // `expiry_interval`: seconds the session outlives its connection (MQTT 5 Session Expiry
+  // Interval; kNeverExpires for a 3.1.1 persistent session; 0 ends it with the connection).
+  Session(std::string client_id, std::uint64_t uid, std::uint32_t expiry_interval)
+      : client_id_(std::move(client_id)), uid_(uid), expiry_interval_(expiry_interval) {}
 
   const std::string& client_id() const { return client_id_; }
   std::uint64_t uid() const { return uid_; }
-  bool persistent() const { return persistent_; }
-  void set_persistent(bool p) { persistent_ = p; }
+  bool persistent() const { return expiry_interval_ != 0; }
+  std::uint32_t expiry_interval() const { return expiry_interval_; }
+  void set_expiry_interval(std::uint32_t seconds) { expiry_interval_ = seconds; }
+
+  // When the client went offline; the session ends expiry_interval() seconds later.
+  void mark_disconnected(Clock::time_point now) { disconnected_at_ = now; }
+  bool expired(Clock::time_point now) const {
+    return expiry_interval_ != kNeverExpires && connection_ == nullptr &&
+           now - disconnected_at_ >= std::chrono::seconds(expiry_interval_);
+  }
+
+  // MQTT 5 will delay: the will of the last connection, published when `due` passes or the
+  // session ends, whichever comes first; cancelled when the client reconnects in time.
+  struct PendingWill {
+    MessagePtr message;
+    Clock::time_point due;
+  };
+  std::optional<PendingWill>& pending_will() { return pending_will_; }
 
   // The connection currently attached, or null while the client is offline.
   Connection* connection() const { return connection_; }
@@ -52,7 +82,7 @@ class Session {
   void detach() { connection_ = nullptr; }
 
   // Subscriptions by filter, with the options granted.
-  std::map<std::string, mqtt::SubscribeOptions, std::less<>>& subscriptions() { return subscriptions_; }
+  std::map<std::string, SubscriptionRecord, std::less<>>& subscriptions() { return subscriptions_; }
 
   // Outbound packet identifiers: the next one not in flight, or nullopt if all 65535 are.
   std::optional<mqtt::PacketId> next_packet_id();
@@ -77,9 +107,11 @@ class Session {
  private:
   std::string client_id_;
   std::uint64_t uid_;
-  bool persistent_;
+  std::uint32_t expiry_interval_;
+  Clock::time_point disconnected_at_{};
+  std::optional<PendingWill> pending_will_;
   Connection* connection_ = nullptr;
-  std::map<std::string, mqtt::SubscribeOptions, std::less<>> subscriptions_;
+  std::map<std::string, SubscriptionRecord, std::less<>> subscriptions_;
   std::unordered_map<mqtt::PacketId, InflightMessage> inflight_;
   std::uint64_t sequence_ = 0;
   mqtt::PacketId last_packet_id_ = 0;

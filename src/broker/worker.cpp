@@ -7,6 +7,7 @@
 #include "broker/broker.hpp"
 #include "broker/connection.hpp"
 #include "broker/log.hpp"
+#include "mqtt/topic.hpp"
 
 namespace hermod::broker {
 
@@ -115,6 +116,7 @@ void Worker::sweep() {
   const auto now = Clock::now();
   std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
   for (auto& c : all) c->check_timeouts(now);
+  if (!offline_watch_.empty()) expire_sessions(now);
 }
 
 // ---------------------------------------------------------------------------------- writing
@@ -146,10 +148,10 @@ Session* Worker::session_by_uid(std::uint64_t uid) {
   return it == sessions_by_uid_.end() ? nullptr : it->second;
 }
 
-Session& Worker::create_session(const std::string& client_id, bool persistent) {
+Session& Worker::create_session(const std::string& client_id, std::uint32_t expiry_interval) {
   // uid: a per-worker counter with the worker index in the low bits, unique broker-wide.
   const std::uint64_t uid = (++next_uid_ << 10) | index_;
-  auto s = std::make_unique<Session>(client_id, uid, persistent);
+  auto s = std::make_unique<Session>(client_id, uid, expiry_interval);
   Session& ref = *s;
   sessions_by_uid_[uid] = s.get();
   sessions_[client_id] = std::move(s);
@@ -158,15 +160,65 @@ Session& Worker::create_session(const std::string& client_id, bool persistent) {
 }
 
 void Worker::destroy_session(Session& s) {
+  offline_watch_.erase(&s);
+  // [MQTT-3.1.3-9] (MQTT 5): a delayed will is published at the latest when the session ends.
+  if (auto& w = s.pending_will()) {
+    auto msg = std::move(w->message);
+    w.reset();
+    publish(msg);
+  }
+  // MQTT 5 section 4.8.2: messages of a shared subscription that this member will never
+  // acknowledge go to another member of the group.
+  auto hand_over = [&](OutboundMessage&& out) {
+    if (out.shared_filter.empty() || !out.message) return;
+    if (const RouteEntry* other = router_.pick_shared(out.shared_filter, {index_, s.uid()})) {
+      out.retain = false;
+      out.subscription_ids.clear();
+      if (other->subscription_id) out.subscription_ids.push_back(other->subscription_id);
+      route_to(other->who, std::move(out));
+    }
+  };
+  for (auto& [id, m] : s.inflight()) {
+    if (m.state != InflightMessage::State::awaiting_pubcomp) hand_over(std::move(m.out));
+  }
+  while (!s.queue_empty()) hand_over(s.dequeue());
+
   std::vector<SubscriptionChange> changes;
   for (const auto& [filter, opts] : s.subscriptions()) {
-    changes.push_back({filter, RouteEntry{{index_, s.uid()}, opts}, false});
+    changes.push_back({filter, RouteEntry{{index_, s.uid()}, opts.options}, false});
   }
   stats_.subscriptions.sub(s.subscriptions().size());
   stats_.sessions.sub();
   if (!changes.empty()) change_subscriptions(std::move(changes), [] {});
   sessions_by_uid_.erase(s.uid());
   sessions_.erase(sessions_.find(s.client_id()));
+}
+
+void Worker::session_offline(Session& s) {
+  s.mark_disconnected(Clock::now());
+  if (s.expiry_interval() != Session::kNeverExpires || s.pending_will()) offline_watch_.insert(&s);
+}
+
+void Worker::session_online(Session& s) {
+  offline_watch_.erase(&s);
+  s.pending_will().reset();  // reconnected within the will delay: no will [MQTT-3.1.2-8]
+}
+
+void Worker::expire_sessions(Clock::time_point now) {
+  std::vector<Session*> ended;
+  for (Session* s : offline_watch_) {
+    auto& w = s->pending_will();
+    if (w && now >= w->due) {
+      auto msg = std::move(w->message);
+      w.reset();
+      publish(msg);
+    }
+    if (s->expired(now)) ended.push_back(s);
+  }
+  for (Session* s : ended) {
+    logger("client")->info("session {} expired", s->client_id());
+    destroy_session(*s);
+  }
 }
 
 std::string Worker::generate_client_id() {
@@ -214,32 +266,48 @@ void Worker::change_subscriptions(std::vector<SubscriptionChange> changes, std::
 
 // ---------------------------------------------------------------------------------- routing
 
-void Worker::publish(const MessagePtr& msg) {
+std::size_t Worker::publish(const MessagePtr& msg) {
   if (msg->retain) broker_.retained().set(msg);
   matches_.clear();
   router_.match(msg->topic, matches_);
-  if (matches_.empty()) return;
-  // One copy per session at the highest QoS among its matching subscriptions.
+  if (matches_.empty()) return 0;
+  // One copy per session at the highest QoS among its matching subscriptions, carrying every
+  // matching subscription identifier (MQTT 5 section 3.3.4).
   std::sort(matches_.begin(), matches_.end(), [](const RouteEntry* a, const RouteEntry* b) {
     return std::tie(a->who.worker, a->who.session) < std::tie(b->who.worker, b->who.session);
   });
+  std::size_t routed = 0;
   for (std::size_t i = 0; i < matches_.size();) {
     const RouteEntry* first = matches_[i];
-    std::uint8_t granted = 0;
+    OutboundMessage out{msg, 0, false};
+    bool any = false;
     for (; i < matches_.size() && matches_[i]->who == first->who; ++i) {
-      granted = std::max(granted, matches_[i]->options.qos);
+      const RouteEntry& e = *matches_[i];
+      // MQTT 5 no local: not back to the publisher's own session [MQTT-3.8.3-3].
+      if (e.options.no_local && e.who.session == msg->origin_session) continue;
+      any = true;
+      out.qos = std::max(out.qos, std::min(msg->qos, e.options.qos));
+      // [MQTT-3.3.1-9]: a live message goes out with retain 0 unless retain-as-published.
+      out.retain = out.retain || (e.options.retain_as_published && msg->retain);
+      if (e.subscription_id) out.subscription_ids.push_back(e.subscription_id);
+      if (e.shared_filter) out.shared_filter = *e.shared_filter;
     }
-    // [MQTT-3.3.1-9]: a live message goes out with retain 0 (MQTT 5 may ask to keep it).
-    OutboundMessage out{msg, std::min(msg->qos, granted), first->options.retain_as_published && msg->retain};
-    if (first->who.worker == index_) {
-      if (Session* s = session_by_uid(first->who.session)) deliver(*s, std::move(out));
-    } else {
-      outboxes_[first->who.worker].push_back(Delivery{first->who.session, std::move(out)});
-      if (!outbox_flush_posted_) {
-        outbox_flush_posted_ = true;
-        post([this] { flush_outboxes(); });
-      }
-    }
+    if (!any) continue;
+    ++routed;
+    route_to(first->who, std::move(out));
+  }
+  return routed;
+}
+
+void Worker::route_to(const SubscriberRef& who, OutboundMessage out) {
+  if (who.worker == index_) {
+    if (Session* s = session_by_uid(who.session)) deliver(*s, std::move(out));
+    return;
+  }
+  outboxes_[who.worker].push_back(Delivery{who.session, std::move(out)});
+  if (!outbox_flush_posted_) {
+    outbox_flush_posted_ = true;
+    post([this] { flush_outboxes(); });
   }
 }
 
@@ -272,7 +340,7 @@ void Worker::deliver(Session& s, OutboundMessage out) {
     return;
   }
   // Order is kept: while older messages wait in the queue, new ones queue behind them.
-  if (s.inflight().size() < limits.max_inflight && s.queue_empty()) {
+  if (s.inflight().size() < c->inflight_limit() && s.queue_empty()) {
     send_inflight(s, std::move(out));
   } else if (!s.enqueue(std::move(out), limits)) {
     stats_.messages_dropped.add();
@@ -287,15 +355,18 @@ void Worker::send_inflight(Session& s, OutboundMessage out) {
   }
   const auto state = out.qos == 1 ? InflightMessage::State::awaiting_puback : InflightMessage::State::awaiting_pubrec;
   auto& entry = s.inflight()[*id] = InflightMessage{std::move(out), s.next_sequence(), state};
-  s.connection()->send_publish(entry.out, *id, false);
+  if (!s.connection()->send_publish(entry.out, *id, false)) {
+    // Expired, or larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25].
+    s.inflight().erase(*id);
+    stats_.messages_dropped.add();
+  }
 }
 
 void Worker::pump(Session& s) {
-  const auto max = config().limits.max_inflight;
-  while (s.connection() && !s.queue_empty() && s.inflight().size() < max) {
+  while (s.connection() && !s.queue_empty() && s.inflight().size() < s.connection()->inflight_limit()) {
     OutboundMessage out = s.dequeue();
     if (out.qos == 0) {
-      s.connection()->send_publish(out, 0, false);
+      if (!s.connection()->send_publish(out, 0, false)) stats_.messages_dropped.add();
     } else {
       send_inflight(s, std::move(out));
     }
@@ -308,8 +379,9 @@ void Worker::resume(Session& s) {
   for (auto& [id, m] : s.inflight_in_order()) {
     if (m->state == InflightMessage::State::awaiting_pubcomp) {
       c->send(mqtt::Pubrel{id});
-    } else {
-      c->send_publish(m->out, id, true);
+    } else if (!c->send_publish(m->out, id, true)) {
+      s.inflight().erase(id);  // expired while the client was away
+      stats_.messages_dropped.add();
     }
   }
   pump(s);

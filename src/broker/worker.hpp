@@ -97,14 +97,20 @@ class Worker {
   // Sessions homed here.
   Session* find_session(std::string_view client_id);
   Session* session_by_uid(std::uint64_t uid);
-  Session& create_session(const std::string& client_id, bool persistent);
-  // Removes the session and its subscriptions from every replica. Precondition: detached.
+  Session& create_session(const std::string& client_id, std::uint32_t expiry_interval);
+  // Ends the session: publishes a pending will, hands QoS 1/2 messages of shared subscriptions
+  // to another member of their group, removes its subscriptions from every replica.
+  // Precondition: detached.
   void destroy_session(Session& s);
+  // The session's client went offline / came back: track expiry and delayed wills.
+  void session_offline(Session& s);
+  void session_online(Session& s);
   // A client id, unused so far, whose home is this worker.
   std::string generate_client_id();
 
-  // Routes `msg` to every matching subscription (and stores it if retained).
-  void publish(const MessagePtr& msg);
+  // Routes `msg` to every matching subscription (and stores it if retained). Returns the
+  // number of sessions it was routed to.
+  std::size_t publish(const MessagePtr& msg);
   // Sends `out` to the session now, or queues it, within the session's limits.
   void deliver(Session& s, OutboundMessage out);
   // Moves queued messages into the in-flight window while it has room.
@@ -122,6 +128,8 @@ class Worker {
   void flush_dirty();
   void on_deliveries(std::vector<Delivery>& batch);
   void send_inflight(Session& s, OutboundMessage out);
+  void route_to(const SubscriberRef& who, OutboundMessage out);
+  void expire_sessions(Clock::time_point now);
   void start_sweep();
   void sweep();
 
@@ -139,6 +147,7 @@ class Worker {
   std::unordered_set<std::shared_ptr<Connection>> connections_;
   std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
   std::unordered_map<std::uint64_t, Session*> sessions_by_uid_;
+  std::unordered_set<Session*> offline_watch_;  // offline sessions that expire or have a delayed will
   std::uint64_t next_uid_ = 0;
 
   Router router_;

@@ -14,7 +14,7 @@ OutboundMessage out(std::string payload, std::uint8_t qos = 1) {
 }
 
 TEST(Session, PacketIdsSkipThoseInFlightAndWrap) {
-  Session s("c", 1, true);
+  Session s("c", 1, Session::kNeverExpires);
   auto first = s.next_packet_id();
   ASSERT_TRUE(first);
   EXPECT_NE(*first, 0) << "[MQTT-2.3.1-1] packet identifiers are non-zero";
@@ -25,7 +25,7 @@ TEST(Session, PacketIdsSkipThoseInFlightAndWrap) {
 }
 
 TEST(Session, QueueDropsNewestWhenCountLimitReached) {
-  Session s("c", 1, true);
+  Session s("c", 1, Session::kNeverExpires);
   Limits limits;
   limits.max_queued_messages = 2;
   EXPECT_TRUE(s.enqueue(out("1"), limits));
@@ -37,7 +37,7 @@ TEST(Session, QueueDropsNewestWhenCountLimitReached) {
 }
 
 TEST(Session, QueueRespectsByteLimit) {
-  Session s("c", 1, true);
+  Session s("c", 1, Session::kNeverExpires);
   Limits limits;
   limits.max_queued_bytes = 5;
   EXPECT_TRUE(s.enqueue(out("abc"), limits));
@@ -48,7 +48,7 @@ TEST(Session, QueueRespectsByteLimit) {
 }
 
 TEST(Session, InflightInOrderFollowsSendSequence) {
-  Session s("c", 1, true);
+  Session s("c", 1, Session::kNeverExpires);
   s.inflight()[9] = InflightMessage{out("a"), s.next_sequence(), InflightMessage::State::awaiting_puback};
   s.inflight()[3] = InflightMessage{out("b"), s.next_sequence(), InflightMessage::State::awaiting_pubrec};
   s.inflight()[5] = InflightMessage{out("c"), s.next_sequence(), InflightMessage::State::awaiting_pubcomp};
