@@ -8,35 +8,35 @@ CMAKE_GEN := cmake -G Ninja -Wno-dev
 ARGS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build release asan tsan fuzz-build run test unit integration fuzz fuzz-smoke bench clean
+.PHONY: all deps build-dir build release asan tsan fuzz-build run test unit integration fuzz fuzz-smoke bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
-$(BUILD):
+build-dir:
 	@mkdir -p $(BUILD)
 
 # Release build: the broker, the CLI, the examples, unit tests and benchmarks.
-release: deps | $(BUILD)
+release: deps | build-dir
 	@[ -f $(BUILD)/release/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release
 	@$(LOCK) cmake --build $(BUILD)/release -j $(JOBS)
 
 build: release
 
 # Debug build with AddressSanitizer and UndefinedBehaviorSanitizer, for the test suite.
-asan: deps | $(BUILD)
+asan: deps | build-dir
 	@[ -f $(BUILD)/asan/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=Debug -DHERMOD_SANITIZE=address,undefined -DHERMOD_BENCH=OFF
 	@$(LOCK) cmake --build $(BUILD)/asan -j $(JOBS)
 
 # ThreadSanitizer build for the threaded parts (workers, cross-worker hand-off).
-tsan: deps | $(BUILD)
+tsan: deps | build-dir
 	@[ -f $(BUILD)/tsan/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERMOD_SANITIZE=thread -DHERMOD_BENCH=OFF
 	@$(LOCK) cmake --build $(BUILD)/tsan -j $(JOBS)
 
 # libFuzzer targets need clang.
-fuzz-build: deps | $(BUILD)
+fuzz-build: deps | build-dir
 	@[ -f $(BUILD)/fuzz/build.ninja ] || CXX=clang++ $(CMAKE_GEN) -S . -B $(BUILD)/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERMOD_FUZZ=ON -DHERMOD_TESTS=OFF -DHERMOD_BENCH=OFF
 	@$(LOCK) cmake --build $(BUILD)/fuzz -j $(JOBS)
 
