@@ -38,8 +38,21 @@ std::uint32_t Broker::home_worker(std::string_view client_id) const {
   return static_cast<std::uint32_t>(std::hash<std::string_view>{}(client_id) % workers_.size());
 }
 
+void Broker::open_store() {
+  const auto mode = store::parse_mode(config_.store_mode);
+  if (config_.data_dir.empty() || mode == store::Mode::memory) {
+    logger("store")->info("no data directory: running in memory mode, nothing survives a restart");
+    return;
+  }
+  store_ = std::make_unique<store::Store>(config_.data_dir, mode);
+  for (auto& w : workers_) w->attach_store(store_.get());
+  logger("store")->info("store in {} ({} mode)", config_.data_dir, store::to_string(mode));
+  recover();
+}
+
 void Broker::start() {
   started_at_ = std::chrono::steady_clock::now();
+  open_store();
   for (const auto& l : config_.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.bind, ec);
@@ -72,6 +85,7 @@ void Broker::stop() {
   workers_[0]->post([this] { sys_->stop(); });
   for (auto& w : workers_) w->shutdown();
   for (auto& w : workers_) w->join();
+  store_.reset();
   logger("broker")->info("stopped");
 }
 

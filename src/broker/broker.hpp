@@ -12,6 +12,7 @@
 
 #include "broker/config.hpp"
 #include "broker/retained.hpp"
+#include "broker/store/store.hpp"
 #include "broker/sys_topics.hpp"
 #include "broker/worker.hpp"
 
@@ -35,8 +36,10 @@ class Broker {
   explicit Broker(Config config);
   ~Broker();
 
-  // Opens every listener on every worker (SO_REUSEPORT) and starts the worker threads.
-  // Throws std::runtime_error naming the listener when a bind fails.
+  // Opens the store and recovers its state (when a data directory is set), opens every
+  // listener on every worker (SO_REUSEPORT) and starts the worker threads. Throws
+  // store::StoreError for a store that cannot be used, std::runtime_error naming the listener
+  // when a bind fails.
   void start();
   // Closes listeners and connections, lets the workers finish, joins them.
   void stop();
@@ -60,6 +63,11 @@ class Broker {
   std::atomic<std::uint64_t> connections_{0};
   std::chrono::steady_clock::time_point started_at_;
   std::vector<std::uint16_t> bound_ports_;
+  void open_store();
+  // Rebuilds sessions, subscriptions, queues and retained messages from the store.
+  void recover();
+
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<SysTopics> sys_;
   bool started_ = false;
 };

@@ -48,7 +48,8 @@ struct Config {
   std::vector<ListenerConfig> listeners{{"127.0.0.1", 1883}, {"::1", 1883}};
   Limits limits;
   Features features;
-  std::string data_dir;  // stored for the durability layer
+  std::string data_dir;          // empty: no store (memory mode)
+  std::string store_mode = "fsync";  // fsync | wal | memory (see docs/durability.md)
 
   // Worker count with 0 resolved to the hardware thread count.
   unsigned resolved_workers() const;

@@ -32,6 +32,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::session_taken_over: return "session taken over";
     case CloseReason::refused: return "connection refused";
     case CloseReason::server_shutdown: return "server shutting down";
+    case CloseReason::store_failure: return "store write failed";
   }
   return "unknown";
 }
@@ -71,6 +72,12 @@ void Connection::wait_readable() {
 void Connection::on_readable() {
   read_available(kReadsPerWakeup);
   if (!closed()) wait_readable();
+}
+
+void Connection::abort(mqtt::ReasonCode code) {
+  out_.clear();
+  out_head_ = out_offset_ = out_bytes_ = 0;
+  close(CloseReason::store_failure, code);
 }
 
 void Connection::take_over() {
@@ -399,6 +406,9 @@ void Connection::write_queued(bool closing) {
   out_offset_ = 0;
 }
 
-void Connection::on_writable() { flush(); }
+void Connection::on_writable() {
+  // Not at once: bytes queued earlier in this turn may wait for the turn's store commit.
+  worker_.schedule_flush(shared_from_this());
+}
 
 }  // namespace hermod::broker

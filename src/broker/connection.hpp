@@ -40,6 +40,7 @@ enum class CloseReason {
   session_taken_over,
   refused,            // CONNACK with a failure code sent
   server_shutdown,
+  store_failure,      // the store could not write what this turn would have acknowledged
 };
 const char* to_string(CloseReason r);
 
@@ -59,6 +60,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // reason's usual code when `code` is success) goes out first, for every reason but the client's
   // own DISCONNECT and a lost connection.
   void close(CloseReason reason, mqtt::ReasonCode code = mqtt::ReasonCode::success);
+  // Drops everything queued for this client (it was not stored, so it must not be sent) and
+  // closes the connection, telling an MQTT 5 client `code`.
+  void abort(mqtt::ReasonCode code);
   // Closes this connection because a new one took its session over, after reading what the
   // client already sent.
   void take_over();

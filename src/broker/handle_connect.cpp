@@ -124,6 +124,11 @@ void Connection::accept_connect(Connect&& c) {
   }
   state_ = State::connected;
   worker_.stats().clients_connected.add();
+  if (s->persistent()) {
+    worker_.store_session(*s);  // committed before the CONNACK leaves
+  } else if (s->stored()) {
+    worker_.unstore_session(*s);  // resumed without expiry: it ends with this connection
+  }
 
   Connack ack;
   ack.session_present = session_present;

@@ -2,6 +2,7 @@
 #include "broker/connection.hpp"
 #include "broker/log.hpp"
 #include "broker/worker.hpp"
+#include "broker/store/records.hpp"
 #include "mqtt/utf8.hpp"
 
 namespace hermod::broker {
@@ -55,7 +56,11 @@ void Connection::handle_publish(Publish&& p) {
   if (p.qos == 1) {
     send(Puback{p.packet_id, reason});
   } else if (p.qos == 2) {
-    if (!is_failure(reason)) s.inbound_qos2().insert(p.packet_id);
+    if (!is_failure(reason)) {
+      s.inbound_qos2().insert(p.packet_id);
+      // Stored with the message: after a crash, a resent PUBLISH is still recognised [MQTT-4.3.3-9].
+      if (auto* w = s.stored() ? worker_.writes() : nullptr) w->put(store::inbound_key(s.uid(), p.packet_id), {});
+    }
     send(Pubrec{p.packet_id, reason});
   }
 }
@@ -82,7 +87,9 @@ bool Connection::resolve_topic_alias(Publish& p) {
 }
 
 void Connection::handle_pubrel(const Pubrel& a) {
-  session_->inbound_qos2().erase(a.packet_id);
+  if (session_->inbound_qos2().erase(a.packet_id) && session_->stored()) {
+    if (auto* w = worker_.writes()) w->del(store::inbound_key(session_->uid(), a.packet_id));
+  }
   send(Pubcomp{a.packet_id});
 }
 
@@ -90,6 +97,7 @@ void Connection::handle_puback(const Puback& a) {
   auto& inflight = session_->inflight();
   auto it = inflight.find(a.packet_id);
   if (it == inflight.end() || it->second.state != InflightMessage::State::awaiting_puback) return;
+  worker_.forget_stored(*session_, it->second.out);
   inflight.erase(it);
   worker_.pump(*session_);
 }
@@ -103,12 +111,17 @@ void Connection::handle_pubrec(const Pubrec& a) {
   }
   if (is_v5(version_) && is_failure(a.reason)) {
     // MQTT 5: a PUBREC with a failure code ends the exchange.
+    worker_.forget_stored(*session_, it->second.out);
     inflight.erase(it);
     worker_.pump(*session_);
     return;
   }
-  it->second.state = InflightMessage::State::awaiting_pubcomp;
-  it->second.out.message.reset();  // the payload is no longer needed [MQTT-4.3.3-4]
+  if (it->second.state == InflightMessage::State::awaiting_pubrec) {
+    it->second.state = InflightMessage::State::awaiting_pubcomp;
+    // Stored before the PUBREL leaves: after a crash the broker resends PUBREL, never the
+    // PUBLISH, so the subscriber cannot receive the message twice.
+    worker_.store_inflight(*session_, a.packet_id, it->second);
+  }
   send(Pubrel{a.packet_id});
 }
 
@@ -116,6 +129,7 @@ void Connection::handle_pubcomp(const Pubcomp& a) {
   auto& inflight = session_->inflight();
   auto it = inflight.find(a.packet_id);
   if (it == inflight.end() || it->second.state != InflightMessage::State::awaiting_pubcomp) return;
+  worker_.forget_stored(*session_, it->second.out);
   inflight.erase(it);
   worker_.pump(*session_);
 }

@@ -58,7 +58,9 @@ void Connection::handle_subscribe(Subscribe&& sub) {
     ack.reasons.push_back(static_cast<ReasonCode>(t.options.qos));
     auto [it, added] = s.subscriptions().insert_or_assign(t.filter, SubscriptionRecord{t.options, subscription_id});
     if (added) worker_.stats().subscriptions.add();
-    changes.push_back({t.filter, RouteEntry{{worker_.index(), s.uid()}, t.options, subscription_id}, true});
+    worker_.store_subscription(s, t.filter, it->second, true);
+    changes.push_back(
+        {t.filter, RouteEntry{{worker_.index(), s.uid()}, t.options, subscription_id, s.persistent()}, true});
     if (!shared) accepted.push_back({std::move(t), !added});  // no retained messages for shared ones
   }
   // SUBACK once every worker routes to the new subscriptions, so a message published after the
@@ -94,6 +96,7 @@ void Connection::handle_unsubscribe(Unsubscribe&& u) {
       ack.reasons.push_back(ReasonCode::no_subscription_existed);
       continue;
     }
+    worker_.store_subscription(s, f, it->second, false);
     s.subscriptions().erase(it);
     worker_.stats().subscriptions.sub();
     ack.reasons.push_back(ReasonCode::success);

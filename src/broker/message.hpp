@@ -3,6 +3,7 @@
 // Built on the publisher's worker, read on any worker: never mutate after make_shared.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,12 @@ struct Message {
   std::chrono::steady_clock::time_point expires_at = std::chrono::steady_clock::time_point::max();
 
   bool expired(std::chrono::steady_clock::time_point now) const { return now >= expires_at; }
+
+  // Durability bookkeeping (see store/store.hpp). The body is stored once under `store_id`,
+  // assigned by the publisher's worker before the message is shared with other workers; every
+  // stored queue entry holds one of `store_refs`, and whoever drops the last deletes the body.
+  mutable std::uint64_t store_id = 0;
+  mutable std::atomic<std::uint32_t> store_refs{0};
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

@@ -30,6 +30,7 @@ struct RouteEntry {
   SubscriberRef who;
   mqtt::SubscribeOptions options;
   std::uint32_t subscription_id = 0;  // MQTT 5; 0: none
+  bool persistent = false;  // the session outlives its connection: QoS 1/2 deliveries are stored
   const std::string* shared_filter = nullptr;  // set by the router for shared subscriptions
 };
 

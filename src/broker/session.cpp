@@ -20,13 +20,18 @@ std::vector<std::pair<mqtt::PacketId, InflightMessage*>> Session::inflight_in_or
   return v;
 }
 
-bool Session::enqueue(OutboundMessage m, const Limits& limits) {
+bool Session::enqueue(OutboundMessage& m, const Limits& limits) {
   if (queue_.size() >= limits.max_queued_messages) return false;
   const auto bytes = m.message->payload.size();
   if (limits.max_queued_bytes != 0 && queued_bytes_ + bytes > limits.max_queued_bytes) return false;
   queued_bytes_ += bytes;
   queue_.push_back(std::move(m));
   return true;
+}
+
+void Session::restore_queued(OutboundMessage m) {
+  queued_bytes_ += m.message->payload.size();
+  queue_.push_back(std::move(m));
 }
 
 OutboundMessage Session::dequeue() {

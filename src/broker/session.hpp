@@ -30,6 +30,7 @@ struct OutboundMessage {
   bool retain = false;   // retain flag as sent to this subscriber
   std::vector<std::uint32_t> subscription_ids;  // MQTT 5: of every matching subscription
   std::string shared_filter;  // "$share/g/f" when delivered through a shared subscription
+  std::uint64_t store_key = 0;  // its queue entry in the store; 0: not stored
 };
 
 // A subscription as the session remembers it (the router holds a copy per worker).
@@ -61,8 +62,13 @@ class Session {
   std::uint32_t expiry_interval() const { return expiry_interval_; }
   void set_expiry_interval(std::uint32_t seconds) { expiry_interval_ = seconds; }
 
+  // True once the session has records in the store (they must be deleted when it ends).
+  bool stored() const { return stored_; }
+  void set_stored(bool v) { stored_ = v; }
+
   // When the client went offline; the session ends expiry_interval() seconds later.
   void mark_disconnected(Clock::time_point now) { disconnected_at_ = now; }
+  Clock::time_point disconnected_at() const { return disconnected_at_; }
   bool expired(Clock::time_point now) const {
     return expiry_interval_ != kNeverExpires && connection_ == nullptr &&
            now - disconnected_at_ >= std::chrono::seconds(expiry_interval_);
@@ -93,9 +99,11 @@ class Session {
   std::vector<std::pair<mqtt::PacketId, InflightMessage*>> inflight_in_order();
 
   // The queue of messages waiting for the client (offline, or beyond the in-flight window).
-  // Returns false (and keeps the queue unchanged) when the limits are reached: the newest
-  // message is the one dropped.
-  bool enqueue(OutboundMessage m, const Limits& limits);
+  // Moves `m` into the queue. Returns false (leaving `m` and the queue unchanged) when the limits
+  // are reached: the newest message is the one dropped.
+  bool enqueue(OutboundMessage& m, const Limits& limits);
+  // Appends a recovered message whatever the limits: it was accepted before the restart.
+  void restore_queued(OutboundMessage m);
   bool queue_empty() const { return queue_.empty(); }
   std::size_t queue_size() const { return queue_.size(); }
   OutboundMessage dequeue();
@@ -108,6 +116,7 @@ class Session {
   std::string client_id_;
   std::uint64_t uid_;
   std::uint32_t expiry_interval_;
+  bool stored_ = false;
   Clock::time_point disconnected_at_{};
   std::optional<PendingWill> pending_will_;
   Connection* connection_ = nullptr;

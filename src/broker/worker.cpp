@@ -7,6 +7,8 @@
 #include "broker/broker.hpp"
 #include "broker/connection.hpp"
 #include "broker/log.hpp"
+#include "broker/persistence.hpp"
+#include "broker/store/records.hpp"
 #include "mqtt/topic.hpp"
 
 namespace hermod::broker {
@@ -27,6 +29,11 @@ Worker::Worker(Broker& broker, std::uint32_t index)
 Worker::~Worker() = default;
 
 const Config& Worker::config() const { return broker_.config(); }
+
+void Worker::attach_store(store::Store* store) {
+  store_ = store;
+  if (store_) batch_ = std::make_unique<store::Batch>();
+}
 
 void Worker::start() {
   outboxes_.resize(broker_.worker_count());
@@ -123,14 +130,41 @@ void Worker::sweep() {
 
 void Worker::schedule_flush(const std::shared_ptr<Connection>& c) {
   dirty_.push_back(c);
-  if (dirty_flush_posted_) return;
-  dirty_flush_posted_ = true;
-  // Runs after the handlers already queued in this turn: one gathered write per connection.
-  post([this] { flush_dirty(); });
+  schedule_end_turn();
+}
+
+void Worker::schedule_end_turn() {
+  if (end_turn_posted_) return;
+  end_turn_posted_ = true;
+  // Runs after the handlers already queued in this turn: one commit, one gathered write per
+  // connection, one post per target worker.
+  post([this] { end_turn(); });
+}
+
+void Worker::end_turn() {
+  end_turn_posted_ = false;
+  if (batch_ && !batch_->empty()) {
+    // Group commit: everything this turn acknowledges is on disk before any byte leaves.
+    const std::string error = store_->commit(*batch_);
+    if (!error.empty()) {
+      // Nothing of this turn may be acknowledged: drop its output and close those connections.
+      logger("store")->error("store write failed, closing {} connection(s) unacknowledged: {}", dirty_.size(), error);
+      auto batch = std::move(dirty_);
+      dirty_.clear();
+      for (auto& c : batch) c->abort(mqtt::ReasonCode::unspecified_error);
+    }
+  }
+  flush_outboxes();
+  flush_dirty();
+}
+
+store::Batch* Worker::writes() {
+  if (!batch_) return nullptr;
+  schedule_end_turn();
+  return batch_.get();
 }
 
 void Worker::flush_dirty() {
-  dirty_flush_posted_ = false;
   auto batch = std::move(dirty_);
   dirty_.clear();
   for (auto& c : batch) c->flush();
@@ -148,9 +182,10 @@ Session* Worker::session_by_uid(std::uint64_t uid) {
   return it == sessions_by_uid_.end() ? nullptr : it->second;
 }
 
-Session& Worker::create_session(const std::string& client_id, std::uint32_t expiry_interval) {
-  // uid: a per-worker counter with the worker index in the low bits, unique broker-wide.
-  const std::uint64_t uid = (++next_uid_ << 10) | index_;
+Session& Worker::create_session(const std::string& client_id, std::uint32_t expiry_interval, std::uint64_t uid) {
+  // uid: a per-worker counter with the worker index in the low bits, unique broker-wide; stored
+  // sessions keep theirs across restarts (raise_id_floor keeps new ones above them).
+  if (uid == 0) uid = (++next_uid_ << 10) | index_;
   auto s = std::make_unique<Session>(client_id, uid, expiry_interval);
   Session& ref = *s;
   sessions_by_uid_[uid] = s.get();
@@ -175,13 +210,20 @@ void Worker::destroy_session(Session& s) {
       out.retain = false;
       out.subscription_ids.clear();
       if (other->subscription_id) out.subscription_ids.push_back(other->subscription_id);
+      if (other->persistent && out.qos > 0) store_delivery(other->who, out);
       route_to(other->who, std::move(out));
     }
   };
   for (auto& [id, m] : s.inflight()) {
+    forget_stored(s, m.out);
     if (m.state != InflightMessage::State::awaiting_pubcomp) hand_over(std::move(m.out));
   }
-  while (!s.queue_empty()) hand_over(s.dequeue());
+  while (!s.queue_empty()) {
+    auto out = s.dequeue();
+    forget_stored(s, out);
+    hand_over(std::move(out));
+  }
+  unstore_session(s);
 
   std::vector<SubscriptionChange> changes;
   for (const auto& [filter, opts] : s.subscriptions()) {
@@ -196,12 +238,82 @@ void Worker::destroy_session(Session& s) {
 
 void Worker::session_offline(Session& s) {
   s.mark_disconnected(Clock::now());
+  store_session(s);
+  watch_offline(s);
+}
+
+void Worker::watch_offline(Session& s) {
   if (s.expiry_interval() != Session::kNeverExpires || s.pending_will()) offline_watch_.insert(&s);
 }
 
 void Worker::session_online(Session& s) {
   offline_watch_.erase(&s);
   s.pending_will().reset();  // reconnected within the will delay: no will [MQTT-3.1.2-8]
+}
+
+void Worker::store_session(Session& s) {
+  auto* w = s.persistent() ? writes() : nullptr;
+  if (!w) return;
+  store::SessionRecord r;
+  r.client_id = s.client_id();
+  r.expiry_interval = s.expiry_interval();
+  r.offline_since_ms = s.connection() ? 0 : to_wall_ms(s.disconnected_at());
+  w->put(store::session_key(s.uid()), store::encode(r));
+  if (!s.stored()) {
+    // Becoming persistent: what the session already had must be stored with it.
+    s.set_stored(true);
+    for (const auto& [filter, sub] : s.subscriptions()) store_subscription(s, filter, sub, true);
+    for (auto id : s.inbound_qos2()) w->put(store::inbound_key(s.uid(), id), {});
+  }
+}
+
+void Worker::unstore_session(Session& s) {
+  if (!s.stored()) return;
+  s.set_stored(false);
+  auto* w = writes();
+  if (!w) return;
+  w->del(store::session_key(s.uid()));
+  w->del_prefix(store::subscription_prefix(s.uid()));
+  w->del_prefix(store::inbound_prefix(s.uid()));
+  w->del_prefix(store::queue_prefix(s.uid()));
+}
+
+void Worker::store_subscription(Session& s, const std::string& filter, const SubscriptionRecord& r, bool add) {
+  auto* w = s.stored() ? writes() : nullptr;
+  if (!w) return;
+  if (add) {
+    w->put(store::subscription_key(s.uid(), filter), store::encode(store::SubscriptionRecordValue{r.options, r.subscription_id}));
+  } else {
+    w->del(store::subscription_key(s.uid(), filter));
+  }
+}
+
+void Worker::store_inflight(Session& s, mqtt::PacketId id, const InflightMessage& m) {
+  if (m.out.store_key == 0 || !m.out.message) return;
+  auto* w = writes();
+  if (!w) return;
+  store::QueueRecord r;
+  r.body_id = m.out.message->store_id;
+  r.qos = m.out.qos;
+  r.retain = m.out.retain;
+  r.packet_id = id;
+  r.state = static_cast<std::uint8_t>(m.state);
+  r.subscription_ids = m.out.subscription_ids;
+  r.shared_filter = m.out.shared_filter;
+  w->put(store::queue_key(s.uid(), m.out.store_key), store::encode(r));
+}
+
+void Worker::forget_stored(Session& s, OutboundMessage& out) {
+  if (out.store_key == 0) return;
+  auto* w = writes();
+  const std::uint64_t key = out.store_key;
+  out.store_key = 0;
+  if (!w) return;
+  w->del(store::queue_key(s.uid(), key));
+  // The last stored reference to a body deletes it, on whichever worker that happens.
+  if (out.message && out.message->store_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    w->del(store::body_key(out.message->store_id));
+  }
 }
 
 void Worker::expire_sessions(Clock::time_point now) {
@@ -267,7 +379,18 @@ void Worker::change_subscriptions(std::vector<SubscriptionChange> changes, std::
 // ---------------------------------------------------------------------------------- routing
 
 std::size_t Worker::publish(const MessagePtr& msg) {
-  if (msg->retain) broker_.retained().set(msg);
+  if (msg->retain) {
+    broker_.retained().set(msg);
+    // $SYS values are the broker's own and stale after a restart: not stored.
+    auto* w = msg->topic.starts_with("$SYS/") ? nullptr : writes();
+    if (w) {
+      if (msg->payload.empty()) {
+        w->del(store::retained_key(msg->topic));
+      } else {
+        w->put(store::retained_key(msg->topic), store::encode(to_body_record(*msg)));
+      }
+    }
+  }
   matches_.clear();
   router_.match(msg->topic, matches_);
   if (matches_.empty()) return 0;
@@ -294,9 +417,29 @@ std::size_t Worker::publish(const MessagePtr& msg) {
     }
     if (!any) continue;
     ++routed;
+    if (first->persistent && out.qos > 0) store_delivery(first->who, out);
     route_to(first->who, std::move(out));
   }
   return routed;
+}
+
+void Worker::store_delivery(const SubscriberRef& who, OutboundMessage& out) {
+  auto* w = writes();
+  if (!w) return;
+  const Message& m = *out.message;
+  if (m.store_refs.fetch_add(1, std::memory_order_acq_rel) == 0) {
+    // The first stored recipient stores the body; the rest reference it.
+    if (m.store_id == 0) m.store_id = next_store_id();
+    w->put(store::body_key(m.store_id), store::encode(to_body_record(m)));
+  }
+  out.store_key = next_store_id();
+  store::QueueRecord r;
+  r.body_id = m.store_id;
+  r.qos = out.qos;
+  r.retain = out.retain;
+  r.subscription_ids = out.subscription_ids;
+  r.shared_filter = out.shared_filter;
+  w->put(store::queue_key(who.session, out.store_key), store::encode(r));
 }
 
 void Worker::route_to(const SubscriberRef& who, OutboundMessage out) {
@@ -305,14 +448,10 @@ void Worker::route_to(const SubscriberRef& who, OutboundMessage out) {
     return;
   }
   outboxes_[who.worker].push_back(Delivery{who.session, std::move(out)});
-  if (!outbox_flush_posted_) {
-    outbox_flush_posted_ = true;
-    post([this] { flush_outboxes(); });
-  }
+  schedule_end_turn();
 }
 
 void Worker::flush_outboxes() {
-  outbox_flush_posted_ = false;
   for (std::uint32_t w = 0; w < outboxes_.size(); ++w) {
     if (outboxes_[w].empty()) continue;
     Worker& target = broker_.worker(w);
@@ -332,7 +471,10 @@ void Worker::deliver(Session& s, OutboundMessage out) {
   Connection* c = s.connection();
   if (!c) {
     const bool queue = s.persistent() && (out.qos > 0 || limits.queue_qos0);
-    if (!queue || !s.enqueue(std::move(out), limits)) stats_.messages_dropped.add();
+    if (!queue || !s.enqueue(out, limits)) {
+      stats_.messages_dropped.add();
+      forget_stored(s, out);
+    }
     return;
   }
   if (out.qos == 0) {
@@ -342,24 +484,31 @@ void Worker::deliver(Session& s, OutboundMessage out) {
   // Order is kept: while older messages wait in the queue, new ones queue behind them.
   if (s.inflight().size() < c->inflight_limit() && s.queue_empty()) {
     send_inflight(s, std::move(out));
-  } else if (!s.enqueue(std::move(out), limits)) {
+  } else if (!s.enqueue(out, limits)) {
     stats_.messages_dropped.add();
+    forget_stored(s, out);
   }
 }
 
 void Worker::send_inflight(Session& s, OutboundMessage out) {
   const auto id = s.next_packet_id();
   if (!id) {  // cannot happen while max_inflight <= 65535; keep the message rather than lose it
-    if (!s.enqueue(std::move(out), config().limits)) stats_.messages_dropped.add();
+    if (!s.enqueue(out, config().limits)) {
+      stats_.messages_dropped.add();
+      forget_stored(s, out);
+    }
     return;
   }
   const auto state = out.qos == 1 ? InflightMessage::State::awaiting_puback : InflightMessage::State::awaiting_pubrec;
   auto& entry = s.inflight()[*id] = InflightMessage{std::move(out), s.next_sequence(), state};
   if (!s.connection()->send_publish(entry.out, *id, false)) {
     // Expired, or larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25].
-    s.inflight().erase(*id);
     stats_.messages_dropped.add();
+    forget_stored(s, entry.out);
+    s.inflight().erase(*id);
+    return;
   }
+  store_inflight(s, *id, entry);
 }
 
 void Worker::pump(Session& s) {
@@ -367,6 +516,7 @@ void Worker::pump(Session& s) {
     OutboundMessage out = s.dequeue();
     if (out.qos == 0) {
       if (!s.connection()->send_publish(out, 0, false)) stats_.messages_dropped.add();
+      forget_stored(s, out);
     } else {
       send_inflight(s, std::move(out));
     }
@@ -380,8 +530,9 @@ void Worker::resume(Session& s) {
     if (m->state == InflightMessage::State::awaiting_pubcomp) {
       c->send(mqtt::Pubrel{id});
     } else if (!c->send_publish(m->out, id, true)) {
-      s.inflight().erase(id);  // expired while the client was away
-      stats_.messages_dropped.add();
+      stats_.messages_dropped.add();  // expired while the client was away
+      forget_stored(s, m->out);
+      s.inflight().erase(id);
     }
   }
   pump(s);

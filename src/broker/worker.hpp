@@ -34,6 +34,7 @@
 #include "broker/router.hpp"
 #include "broker/session.hpp"
 #include "broker/string_hash.hpp"
+#include "broker/store/store.hpp"
 
 namespace hermod::broker {
 
@@ -69,6 +70,9 @@ class Worker {
   const Config& config() const;
   WorkerStats& stats() { return stats_; }
 
+  // Gives the worker the broker's store (null: memory mode). Main thread, before start().
+  void attach_store(store::Store* store);
+
   // Thread control (main thread): start the loop thread; ask it to finish; wait for it.
   void start();
   void shutdown();
@@ -97,7 +101,8 @@ class Worker {
   // Sessions homed here.
   Session* find_session(std::string_view client_id);
   Session* session_by_uid(std::uint64_t uid);
-  Session& create_session(const std::string& client_id, std::uint32_t expiry_interval);
+  // `uid`: 0 for a new session; a stored session's uid when recovering it.
+  Session& create_session(const std::string& client_id, std::uint32_t expiry_interval, std::uint64_t uid = 0);
   // Ends the session: publishes a pending will, hands QoS 1/2 messages of shared subscriptions
   // to another member of their group, removes its subscriptions from every replica.
   // Precondition: detached.
@@ -105,6 +110,8 @@ class Worker {
   // The session's client went offline / came back: track expiry and delayed wills.
   void session_offline(Session& s);
   void session_online(Session& s);
+  // Watches an offline session for expiry and a delayed will (also for recovered sessions).
+  void watch_offline(Session& s);
   // A client id, unused so far, whose home is this worker.
   std::string generate_client_id();
 
@@ -120,12 +127,36 @@ class Worker {
 
   // Applies `changes` to every replica, then runs `done` on this thread.
   void change_subscriptions(std::vector<SubscriptionChange> changes, std::function<void()> done);
+  // Applies changes to this replica only (recovery, before the threads start).
+  void apply(const std::vector<SubscriptionChange>& changes);
+
+  // ---- durability (no-ops without a store) ----
+
+  // This turn's store writes, or null when the broker keeps no store. Any write schedules the
+  // end of the turn, where the batch is committed before anything of the turn is sent.
+  store::Batch* writes();
+  // Writes the session's record (client id, expiry, offline time) if it is persistent.
+  void store_session(Session& s);
+  // Deletes every record of the session from the store.
+  void unstore_session(Session& s);
+  void store_subscription(Session& s, const std::string& filter, const SubscriptionRecord& r, bool add);
+  // Records the entry's current state (packet id, handshake step).
+  void store_inflight(Session& s, mqtt::PacketId id, const InflightMessage& m);
+  // The message left the session (acknowledged, dropped, expired): delete its entry.
+  void forget_stored(Session& s, OutboundMessage& out);
+  // Keys for new queue entries and bodies; recovery raises the floor past stored ones.
+  std::uint64_t next_store_id() { return (++store_seq_ << 10) | index_; }
+  void raise_id_floor(std::uint64_t stored_id) { store_seq_ = std::max(store_seq_, stored_id >> 10); next_uid_ = std::max(next_uid_, stored_id >> 10); }
 
  private:
   void do_accept(std::size_t i);
-  void apply(const std::vector<SubscriptionChange>& changes);
+  void schedule_end_turn();
+  // Commits the turn's store writes, then sends: delivery batches to other workers, then every
+  // connection's queued bytes.
+  void end_turn();
   void flush_outboxes();
   void flush_dirty();
+  void store_delivery(const SubscriberRef& who, OutboundMessage& out);
   void on_deliveries(std::vector<Delivery>& batch);
   void send_inflight(Session& s, OutboundMessage out);
   void route_to(const SubscriberRef& who, OutboundMessage out);
@@ -153,9 +184,11 @@ class Worker {
   Router router_;
   std::vector<const RouteEntry*> matches_;  // scratch for publish()
   std::vector<std::vector<Delivery>> outboxes_;  // per target worker
-  bool outbox_flush_posted_ = false;
   std::vector<std::shared_ptr<Connection>> dirty_;
-  bool dirty_flush_posted_ = false;
+  bool end_turn_posted_ = false;
+  store::Store* store_ = nullptr;
+  std::unique_ptr<store::Batch> batch_;
+  std::uint64_t store_seq_ = 0;
   std::vector<char> scratch_;
 };
 

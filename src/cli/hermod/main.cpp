@@ -1,6 +1,7 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
 // until SIGINT or SIGTERM. Exit codes: 0 clean stop, 1 configuration or start-up error.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include "broker/broker.hpp"
 #include "broker/config.hpp"
 #include "broker/log.hpp"
+#include "broker/store/store.hpp"
 
 namespace {
 
@@ -19,6 +21,8 @@ struct Options {
   std::vector<std::string> bind;
   std::optional<unsigned> workers;
   std::string data_dir;
+  std::string store_mode;
+  bool store_reset = false;
   bool verbose = false;
 };
 
@@ -35,6 +39,7 @@ hermod::broker::Config make_config(const Options& o) {
   }
   if (o.workers) c.workers = *o.workers;
   if (!o.data_dir.empty()) c.data_dir = o.data_dir;
+  if (!o.store_mode.empty()) c.store_mode = o.store_mode;
   if (o.verbose) c.log_level = "debug";
   return c;
 }
@@ -58,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--bind", o.bind, "address to listen on (repeatable; default 127.0.0.1 with -p)");
   app.add_option("--workers", o.workers, "worker threads; 0 = one per hardware thread");
   app.add_option("--data-dir", o.data_dir, "directory for persistent state");
+  app.add_option("--store-mode", o.store_mode, "fsync (default: survives power loss), wal (survives a crash) or memory")
+      ->check(CLI::IsMember({"fsync", "wal", "memory"}));
+  app.add_flag("--store-reset", o.store_reset,
+               "move the store in --data-dir aside as DIR.bad-<time> and start with an empty one");
   app.add_flag("-v,--verbose", o.verbose, "debug logging");
   CLI11_PARSE(app, argc, argv);
 
@@ -69,6 +78,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   hermod::broker::init_logging(config.log_level);
+  if (o.store_reset && !config.data_dir.empty() && std::filesystem::exists(config.data_dir)) {
+    try {
+      const auto aside = hermod::broker::store::Store::move_aside(config.data_dir);
+      std::cerr << "hermod: moved the old store to " << aside << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "hermod: cannot move " << config.data_dir << " aside: " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   // Block the stop signals before any thread starts, so the workers inherit the mask.
   sigset_t set;

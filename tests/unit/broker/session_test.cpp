@@ -28,9 +28,9 @@ TEST(Session, QueueDropsNewestWhenCountLimitReached) {
   Session s("c", 1, Session::kNeverExpires);
   Limits limits;
   limits.max_queued_messages = 2;
-  EXPECT_TRUE(s.enqueue(out("1"), limits));
-  EXPECT_TRUE(s.enqueue(out("2"), limits));
-  EXPECT_FALSE(s.enqueue(out("3"), limits));
+  { auto m = out("1"); EXPECT_TRUE(s.enqueue(m, limits)); }
+  { auto m = out("2"); EXPECT_TRUE(s.enqueue(m, limits)); }
+  { auto m = out("3"); EXPECT_FALSE(s.enqueue(m, limits)); }
   EXPECT_EQ(s.dequeue().message->payload, "1");
   EXPECT_EQ(s.dequeue().message->payload, "2");
   EXPECT_TRUE(s.queue_empty());
@@ -40,11 +40,11 @@ TEST(Session, QueueRespectsByteLimit) {
   Session s("c", 1, Session::kNeverExpires);
   Limits limits;
   limits.max_queued_bytes = 5;
-  EXPECT_TRUE(s.enqueue(out("abc"), limits));
-  EXPECT_FALSE(s.enqueue(out("abc"), limits));
-  EXPECT_TRUE(s.enqueue(out("ab"), limits));
+  { auto m = out("abc"); EXPECT_TRUE(s.enqueue(m, limits)); }
+  { auto m = out("abc"); EXPECT_FALSE(s.enqueue(m, limits)); }
+  { auto m = out("ab"); EXPECT_TRUE(s.enqueue(m, limits)); }
   (void)s.dequeue();
-  EXPECT_TRUE(s.enqueue(out("abc"), limits)) << "dequeued bytes are freed";
+  { auto m = out("abc"); EXPECT_TRUE(s.enqueue(m, limits)) << "dequeued bytes are freed"; }
 }
 
 TEST(Session, InflightInOrderFollowsSendSequence) {

@@ -1,0 +1,19 @@
+// Conversions between the broker's in-memory messages and the store's records. Steady-clock
+// deadlines are stored as wall-clock times so they keep their meaning across a restart.
+// Any thread; pure functions.
+#pragma once
+
+#include <chrono>
+
+#include "broker/message.hpp"
+#include "broker/store/records.hpp"
+
+namespace hermod::broker {
+
+std::int64_t to_wall_ms(std::chrono::steady_clock::time_point t);
+std::chrono::steady_clock::time_point from_wall_ms(std::int64_t ms);
+
+store::BodyRecord to_body_record(const Message& m);
+std::shared_ptr<Message> from_body_record(store::BodyRecord&& r);
+
+}  // namespace hermod::broker

@@ -1,0 +1,118 @@
+// Start-up recovery: rebuilds the broker's state from the store before the workers start, so
+// this runs on the main thread and may call into every worker directly.
+#include <unordered_map>
+
+#include "broker/broker.hpp"
+#include "broker/log.hpp"
+#include "broker/persistence.hpp"
+#include "broker/store/records.hpp"
+
+namespace hermod::broker {
+
+namespace {
+struct Placed {
+  Worker* worker;
+  Session* session;
+};
+}  // namespace
+
+void Broker::recover() {
+  const auto started = std::chrono::steady_clock::now();
+  store::Batch cleanup;  // orphans left by a crash between two workers' commits
+  std::uint64_t max_id = 0;
+
+  std::unordered_map<std::uint64_t, std::shared_ptr<Message>> bodies;
+  store_->scan("m", [&](std::string_view k, std::string_view v) {
+    const auto id = store::key_u64(k, 1);
+    auto r = store::decode_body(v);
+    if (!r) return cleanup.del(k);
+    auto m = from_body_record(std::move(*r));
+    m->store_id = id;
+    max_id = std::max(max_id, id);
+    bodies.emplace(id, std::move(m));
+  });
+
+  std::size_t retained = 0;
+  store_->scan("r", [&](std::string_view k, std::string_view v) {
+    auto r = store::decode_body(v);
+    if (!r) return cleanup.del(k);
+    retained_.set(from_body_record(std::move(*r)));
+    ++retained;
+  });
+
+  std::unordered_map<std::uint64_t, Placed> sessions;
+  store_->scan("s", [&](std::string_view k, std::string_view v) {
+    const auto uid = store::key_u64(k, 1);
+    auto r = store::decode_session(v);
+    if (!r) return cleanup.del(k);
+    Worker& w = *workers_[home_worker(r->client_id)];
+    Session& s = w.create_session(r->client_id, r->expiry_interval, uid);
+    s.set_stored(true);
+    // Offline since the record says, or since now if it was online when the broker stopped.
+    s.mark_disconnected(r->offline_since_ms ? from_wall_ms(r->offline_since_ms) : std::chrono::steady_clock::now());
+    max_id = std::max(max_id, uid);
+    sessions.emplace(uid, Placed{&w, &s});
+  });
+
+  std::size_t subscriptions = 0;
+  store_->scan("u", [&](std::string_view k, std::string_view v) {
+    const auto uid = store::key_u64(k, 1);
+    auto it = sessions.find(uid);
+    auto r = store::decode_subscription(v);
+    if (it == sessions.end() || !r) return cleanup.del(k);
+    const std::string filter(k.substr(9));
+    Session& s = *it->second.session;
+    s.subscriptions()[filter] = SubscriptionRecord{r->options, r->subscription_id};
+    it->second.worker->stats().subscriptions.add();
+    const std::vector<SubscriptionChange> change{
+        {filter, RouteEntry{{it->second.worker->index(), uid}, r->options, r->subscription_id, true}, true}};
+    for (auto& w : workers_) w->apply(change);
+    ++subscriptions;
+  });
+
+  store_->scan("i", [&](std::string_view k, std::string_view) {
+    auto it = sessions.find(store::key_u64(k, 1));
+    if (it == sessions.end() || k.size() != 11) return cleanup.del(k);
+    const auto pid = static_cast<std::uint16_t>((static_cast<std::uint8_t>(k[9]) << 8) | static_cast<std::uint8_t>(k[10]));
+    it->second.session->inbound_qos2().insert(pid);
+  });
+
+  std::size_t queued = 0;
+  store_->scan("q", [&](std::string_view k, std::string_view v) {
+    const auto uid = store::key_u64(k, 1);
+    const auto seq = store::key_u64(k, 9);
+    auto it = sessions.find(uid);
+    auto r = store::decode_queue(v);
+    if (it == sessions.end() || !r) return cleanup.del(k);
+    auto body = bodies.find(r->body_id);
+    if (body == bodies.end()) return cleanup.del(k);
+    max_id = std::max(max_id, seq);
+    body->second->store_refs.fetch_add(1, std::memory_order_relaxed);
+    OutboundMessage out{body->second, r->qos, r->retain, std::move(r->subscription_ids), std::move(r->shared_filter), seq};
+    Session& s = *it->second.session;
+    if (r->packet_id != 0) {
+      // In flight when the broker stopped: resent with DUP (or PUBREL) when the client returns.
+      s.inflight()[r->packet_id] =
+          InflightMessage{std::move(out), s.next_sequence(), static_cast<InflightMessage::State>(r->state)};
+    } else {
+      s.restore_queued(std::move(out));
+    }
+    ++queued;
+  });
+
+  for (auto& [id, m] : bodies) {
+    if (m->store_refs.load(std::memory_order_relaxed) == 0) cleanup.del(store::body_key(id));
+  }
+  for (auto& w : workers_) w->raise_id_floor(max_id);
+  for (auto& [uid, placed] : sessions) placed.worker->watch_offline(*placed.session);
+  const auto cleaned = cleanup.count();
+  if (const auto error = store_->commit(cleanup); !error.empty()) {
+    throw store::StoreError("cannot clean up the store in " + config_.data_dir + ": " + error);
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  logger("store")->info("recovered {} sessions, {} subscriptions, {} queued or in-flight messages, {} retained in {} ms{}",
+                        sessions.size(), subscriptions, queued, retained, ms,
+                        cleaned ? fmt::format(" ({} orphaned records removed)", cleaned) : std::string());
+}
+
+}  // namespace hermod::broker
