@@ -122,8 +122,19 @@ void Connection::process(std::string_view data) {
     if (!header) return fail(header.error());
     if (!*header || data.size() - pos < (*header)->total_length()) break;
     const auto& h = **header;
-    auto packet = mqtt::decode_packet(h, data.substr(pos + h.header_length, h.remaining_length), version_);
-    if (!packet) return fail(packet.error());
+    const auto body = data.substr(pos + h.header_length, h.remaining_length);
+    auto packet = mqtt::decode_packet(h, body, version_);
+    if (!packet) {
+      // An MQTT 5 CONNECT that fails to decode is answered with a CONNACK carrying the reason
+      // [MQTT-3.1.4-2]; the protocol level sits after the 6-byte protocol name "\0\4MQTT".
+      if (state_ == State::awaiting_connect && h.type() == mqtt::PacketType::connect && body.size() > 6 &&
+          body.substr(0, 6) == std::string_view("\0\4MQTT", 6) && body[6] == 5 &&
+          packet.error().code != mqtt::ReasonCode::unsupported_protocol_version) {
+        version_ = mqtt::ProtocolVersion::v5;
+        return refuse_connect(packet.error().code);
+      }
+      return fail(packet.error());
+    }
     pos += h.total_length();
     on_packet(std::move(*packet));
     if (pending_handoff_) {

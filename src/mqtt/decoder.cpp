@@ -96,6 +96,8 @@ Result<Packet> decode_connack(Reader& in, ProtocolVersion v) {
   HERMOD_TRY(flags, in.u8());
   if (flags & 0xFE) return Error{ReasonCode::malformed_packet, "CONNACK reserved flag set"};
   HERMOD_TRY(code, in.u8());
+  // 3.1.1 return codes 6-255 are reserved (3.2.2.3); mapping them would not survive a round trip.
+  if (!is_v5(v) && code > 5) return Error{ReasonCode::protocol_error, "reserved CONNACK return code"};
   Connack c;
   c.session_present = flags & 0x01;
   c.reason = is_v5(v) ? static_cast<ReasonCode>(code) : from_v3_connack_code(code);
@@ -121,6 +123,9 @@ Result<Packet> decode_publish(const FixedHeader& h, Reader& in, ProtocolVersion 
   p.props = std::move(props);
   // An empty topic is allowed only in MQTT 5 together with a topic alias (3.3.2.3.4).
   const bool alias_only = topic.empty() && is_v5(v) && p.props.topic_alias;
+  if (topic.empty() && is_v5(v) && !alias_only) {
+    return Error{ReasonCode::protocol_error, "empty topic without topic alias"};  // 3.3.2.1
+  }
   if (!alias_only && !is_valid_topic_name(topic)) {
     return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
   }
@@ -163,7 +168,10 @@ Result<Packet> decode_subscribe(Reader& in, ProtocolVersion v) {
     TopicSubscription t;
     t.filter = filter;
     t.options.qos = opts & 0x03;
-    if (t.options.qos == 3) return Error{ReasonCode::malformed_packet, "subscription QoS 3"};
+    // Malformed in 3.1.1 [MQTT-3.8.3-4], a protocol error in 5.0 (3.8.3.1).
+    if (t.options.qos == 3) {
+      return Error{is_v5(v) ? ReasonCode::protocol_error : ReasonCode::malformed_packet, "subscription QoS 3"};
+    }
     if (is_v5(v)) {
       if (opts & 0xC0) return Error{ReasonCode::malformed_packet, "reserved subscription option bits set"};
       t.options.no_local = opts & 0x04;
@@ -187,6 +195,9 @@ Result<Packet> decode_suback(Reader& in, ProtocolVersion v) {
   s.props = std::move(props);
   while (!in.empty()) {
     HERMOD_TRY(code, in.u8());
+    if (!is_v5(v) && code > 2 && code != 0x80) {
+      return Error{ReasonCode::protocol_error, "reserved SUBACK return code"};  // [MQTT-3.9.3-2]
+    }
     s.reasons.push_back(static_cast<ReasonCode>(code));
   }
   return Packet{std::move(s)};

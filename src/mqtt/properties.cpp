@@ -121,7 +121,8 @@ Result<void> read_property(Reader& in, PropertyId id, Properties& p) {
     case PropertyId::reason_string: return read_utf8(in, p.reason_string);
     case PropertyId::receive_maximum: return read_u16(in, p.receive_maximum, false);
     case PropertyId::topic_alias_maximum: return read_u16(in, p.topic_alias_maximum, true);
-    case PropertyId::topic_alias: return read_u16(in, p.topic_alias, false);
+    // 0 is invalid, but the receiver answers it with 0x94 (topic alias invalid), not 0x82.
+    case PropertyId::topic_alias: return read_u16(in, p.topic_alias, true);
     case PropertyId::maximum_qos: return read_flag(in, p.maximum_qos);
     case PropertyId::retain_available: return read_flag(in, p.retain_available);
     case PropertyId::user_property: {
