@@ -8,7 +8,7 @@ CMAKE_GEN := cmake -G Ninja -Wno-dev
 ARGS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build-dir build release asan tsan fuzz-build run test unit integration fuzz fuzz-smoke bench clean
+.PHONY: all deps build-dir build release asan tsan fuzz-build run test unit integration fuzz fuzz-smoke crash-test bench clean
 
 all: build
 
@@ -62,6 +62,11 @@ test: release asan
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-smoke
+
+# The SIGKILL crash loop with more rounds than make test runs (ROUNDS=N).
+ROUNDS ?= 50
+crash-test: release
+	HERMOD_CRASH_ROUNDS=$(ROUNDS) HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration/test_durability.py -k sigkill
 
 bench: release
 	@bash bench/run.sh $(BUILD)/release

@@ -1,0 +1,270 @@
+"""Durability: once Hermod has sent PUBACK (QoS 1) or PUBREC (QoS 2), the message reaches every
+persistent session that must get it, across SIGKILL and graceful restarts; QoS 2 exactly once.
+
+The crash loop: a publisher sends numbered QoS 1 and QoS 2 messages and records which the broker
+acknowledged; the broker is killed with SIGKILL at a random moment; it restarts on the same data
+directory; the persistent subscriber (offline during the round, or online and receiving while the
+kill happens) reconnects and drains. Every acknowledged number must arrive, QoS 2 ones once.
+HERMOD_CRASH_ROUNDS sets the number of rounds (make crash-test ROUNDS=N)."""
+
+import os
+import random
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+import mqtt_raw
+from broker_process import unique_id
+from mqtt_raw import PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, ConnectionClosed, Timeout
+
+pytestmark = pytest.mark.hermod_only("durability across SIGKILL is Hermod's promise; "
+                                     "mosquitto's tests run with persistence off")
+
+ROUNDS = int(os.environ.get("HERMOD_CRASH_ROUNDS", "10"))
+TOPIC = "durable/n"
+
+
+def data_broker(make_broker, tmp_path, **config):
+    return make_broker(args=("--data-dir", str(tmp_path / "data")), **config)
+
+
+def kill9(broker) -> None:
+    broker.proc.send_signal(signal.SIGKILL)
+    broker.proc.wait()
+    broker.proc = None
+
+
+class Publisher(threading.Thread):
+    """Publishes numbered messages, QoS alternating 1 and 2, with up to `window` unacknowledged;
+    records each number the broker acknowledged (PUBACK or PUBREC) until the connection dies."""
+
+    def __init__(self, port: int, start_n: int, limit: int = 100_000, window: int = 16):
+        super().__init__(daemon=True)
+        self.port, self.next_n, self.limit, self.window = port, start_n, start_n + limit, window
+        self.acked: dict[int, int] = {}  # number -> QoS
+        self.sent = 0
+        self.error = None
+
+    def run(self) -> None:
+        try:
+            c = mqtt_raw.RawClient("127.0.0.1", self.port, timeout=2.0)
+            assert c.connect(unique_id("pub"), clean=True).return_code == 0
+            outstanding: dict[int, tuple[int, int]] = {}  # packet id -> (number, qos)
+            pid = 0
+            while self.next_n < self.limit:
+                while len(outstanding) < self.window and self.next_n < self.limit:
+                    n, qos = self.next_n, 1 + self.next_n % 2
+                    pid = pid % 65535 + 1
+                    c.send(mqtt_raw.publish(TOPIC, str(n).encode(), qos=qos, packet_id=pid))
+                    outstanding[pid] = (n, qos)
+                    self.next_n += 1
+                    self.sent += 1
+                p = c.expect_any((PUBACK, PUBREC, PUBCOMP), 2.0)
+                if p.type == PUBACK or p.type == PUBREC:
+                    n, qos = outstanding[p.packet_id]
+                    self.acked[n] = qos
+                    if p.type == PUBREC:
+                        c.send(mqtt_raw.pubrel(p.packet_id))
+                    else:
+                        del outstanding[p.packet_id]
+                else:
+                    del outstanding[p.packet_id]
+        except (ConnectionClosed, Timeout, OSError, ConnectionError) as e:
+            self.error = e  # the broker was killed: expected
+
+
+class Subscriber:
+    """A persistent-session subscriber that keeps its QoS 2 receiver state (ids awaiting PUBREL)
+    across reconnects, as a client must, and counts every number delivered to it."""
+
+    def __init__(self, client_id: str):
+        self.client_id = client_id
+        self.received: dict[int, int] = {}  # number -> times delivered
+        self.qos2_pending: set[int] = set()
+        self.client = None
+        self.lock = threading.Lock()
+
+    def connect(self, port: int, subscribe: bool = False) -> bool:
+        self.client = mqtt_raw.RawClient("127.0.0.1", port, timeout=5.0)
+        ack = self.client.connect(self.client_id, clean=False)
+        assert ack.return_code == 0, ack
+        if subscribe:
+            self.client.subscribe([(TOPIC, 2)])
+        return ack.session_present
+
+    def _handle(self, p) -> None:
+        c = self.client
+        if p.type == PUBREL:
+            self.qos2_pending.discard(p.packet_id)
+            c.send(mqtt_raw.pubcomp(p.packet_id))
+            return
+        n = int(p.payload)
+        if p.qos == 2:
+            # Delivered on first receipt; a resend of an id awaiting PUBREL is the same message.
+            if p.packet_id not in self.qos2_pending:
+                self.qos2_pending.add(p.packet_id)
+                with self.lock:
+                    self.received[n] = self.received.get(n, 0) + 1
+            c.send(mqtt_raw.pubrec(p.packet_id))
+        else:
+            with self.lock:
+                self.received[n] = self.received.get(n, 0) + 1
+            c.send(mqtt_raw.puback(p.packet_id))
+
+    def drain(self, idle: float, deadline: float) -> None:
+        """Handles packets until none came for `idle` seconds or `deadline` passed."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            try:
+                p = self.client.expect_any((PUBLISH, PUBREL), idle)
+            except Timeout:
+                return
+            except (ConnectionClosed, OSError):
+                return
+            self._handle(p)
+
+    def close(self) -> None:
+        if self.client:
+            self.client.close()
+
+
+def check(acked: dict[int, int], sub: Subscriber, round_no: int) -> None:
+    missing = sorted(n for n in acked if n not in sub.received)
+    assert not missing, (f"round {round_no}: {len(missing)} acknowledged messages lost after "
+                         f"SIGKILL (first: {missing[:10]})")
+    twice = sorted(n for n, count in sub.received.items() if count > 1 and n % 2 == 1)
+    assert not twice, f"round {round_no}: QoS 2 messages delivered more than once: {twice[:10]}"
+
+
+@pytest.mark.time_limit(300)
+def test_acknowledged_messages_survive_sigkill(make_broker, tmp_path):
+    rng = random.Random(int(os.environ.get("HERMOD_CRASH_SEED", time.time_ns() % 1_000_000)))
+    b = data_broker(make_broker, tmp_path, workers=2)
+    sub = Subscriber(unique_id("durable"))
+    sub.connect(b.port, subscribe=True)
+    sub.client.disconnect(wait=True)
+    acked: dict[int, int] = {}
+    next_n = 0
+    for round_no in range(ROUNDS):
+        online = rng.random() < 0.5
+        reader = None
+        if online:
+            sub.connect(b.port)
+            reader = threading.Thread(target=sub.drain, args=(5.0, 10.0), daemon=True)
+            reader.start()
+        pub = Publisher(b.port, next_n)
+        pub.start()
+        # Kill once something was acknowledged, at a random moment.
+        deadline = time.monotonic() + 5
+        while not pub.acked and pub.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.3))
+        kill9(b)
+        pub.join(10)
+        if reader:
+            reader.join(15)
+            sub.close()
+        assert pub.acked, f"round {round_no}: nothing acknowledged before the kill ({pub.error})"
+        acked.update(pub.acked)
+        next_n = pub.next_n
+        b.start()
+        assert sub.connect(b.port), f"round {round_no}: persistent session lost after SIGKILL"
+        sub.drain(idle=1.0, deadline=30.0)
+        sub.client.disconnect(wait=True)
+        check(acked, sub, round_no)
+    assert len(acked) > ROUNDS, "each round acknowledged messages"
+
+
+def test_retained_messages_survive_sigkill(make_broker, tmp_path):
+    b = data_broker(make_broker, tmp_path)
+    c = mqtt_raw.RawClient("127.0.0.1", b.port)
+    c.connect(unique_id("ret"))
+    for i in range(20):
+        c.publish(f"durable/retained/{i % 5}", f"v{i}".encode(), qos=1, retain=True)
+    c.publish("durable/retained/gone", b"x", qos=1, retain=True)
+    c.publish("durable/retained/gone", b"", qos=1, retain=True)  # deleted
+    c.close()
+    kill9(b)
+    b.start()
+    s = mqtt_raw.RawClient("127.0.0.1", b.port)
+    s.connect(unique_id("reader"))
+    s.subscribe([("durable/retained/#", 1)])
+    got = {}
+    for _ in range(5):
+        p = s.receive_publish(timeout=5)
+        got[p.topic] = p.payload
+    assert got == {f"durable/retained/{k}": f"v{15 + k}".encode() for k in range(5)}, got
+    s.expect_nothing(0.3)  # "gone" was deleted before the kill
+
+
+def test_inflight_qos2_exactly_once_across_graceful_restart(make_broker, tmp_path):
+    b = data_broker(make_broker, tmp_path)
+    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    cid = unique_id("inflight")
+    sub.connect(cid, clean=False)
+    sub.subscribe([("durable/q2", 2)])
+    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    pub.connect(unique_id("p"))
+    pub.publish("durable/q2", b"once", qos=2)
+    first = sub.receive_publish(ack=False)  # received, PUBREC not sent: in flight at the stop
+    assert first.payload == b"once"
+    sub.close()
+    pub.close()
+    t0 = time.monotonic()
+    b.restart()
+    assert time.monotonic() - t0 < 8, "graceful restart within a few seconds"
+    again = mqtt_raw.RawClient("127.0.0.1", b.port)
+    ack = again.connect(cid, clean=False)
+    assert ack.session_present, "persistent session survives a graceful restart"
+    p = again.expect(PUBLISH, timeout=5)
+    assert p.payload == b"once" and p.dup and p.packet_id == first.packet_id, \
+        f"[MQTT-4.4.0-1] the in-flight QoS 2 message is resent with DUP and its packet id: {p}"
+    again.send(mqtt_raw.pubrec(p.packet_id))
+    rel = again.expect(PUBREL, timeout=5)
+    again.send(mqtt_raw.pubcomp(rel.packet_id))
+    again.expect_nothing(0.3)
+
+
+def test_session_expiry_counts_down_across_restart(make_broker, tmp_path):
+    import mqtt5_raw
+    b = data_broker(make_broker, tmp_path)
+    short, long_ = unique_id("short"), unique_id("long")
+    for cid, expiry in ((short, 1), (long_, 600)):
+        c = mqtt5_raw.RawClient5("127.0.0.1", b.port)
+        c.connect(cid, clean_start=True, props=[(mqtt5_raw.SESSION_EXPIRY_INTERVAL, expiry)])
+        c.disconnect()
+    b.restart()
+    time.sleep(1.5)  # the 1 s session expires while the broker runs after the restart
+    for cid, present in ((short, False), (long_, True)):
+        c = mqtt5_raw.RawClient5("127.0.0.1", b.port)
+        ack = c.connect(cid, clean_start=False, props=[(mqtt5_raw.SESSION_EXPIRY_INTERVAL, 600)])
+        assert ack.session_present == present, \
+            f"{cid}: session expiry counted across the restart (present={ack.session_present})"
+        c.disconnect()
+
+
+def test_unusable_store_stops_startup_with_advice(make_broker, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "CURRENT").write_text("garbage\n")  # not a RocksDB store
+    import subprocess
+    from broker_process import hermod_bin, free_port
+    r = subprocess.run([str(hermod_bin()), "-p", str(free_port()), "--data-dir", str(data)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1, r.stderr
+    assert "cannot open store" in r.stderr and str(data) in r.stderr, r.stderr
+    b = make_broker(args=("--data-dir", str(data), "--store-reset"))
+    assert "moved the old store to" in b.stderr_text()
+    assert any(p.name.startswith("data.bad-") for p in tmp_path.iterdir())
+
+
+def test_locked_store_names_the_other_hermod(make_broker, tmp_path):
+    import subprocess
+    from broker_process import hermod_bin, free_port
+    data_broker(make_broker, tmp_path)
+    r = subprocess.run([str(hermod_bin()), "-p", str(free_port()), "--data-dir", str(tmp_path / "data")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "another hermod" in r.stderr, r.stderr
