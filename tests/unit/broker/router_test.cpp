@@ -15,7 +15,7 @@ RouteEntry entry(std::uint64_t session, std::uint8_t qos = 0) {
   return e;
 }
 
-std::vector<std::uint64_t> sessions_matching(const Router& r, std::string_view topic) {
+std::vector<std::uint64_t> sessions_matching(Router& r, std::string_view topic) {
   std::vector<const RouteEntry*> out;
   r.match(topic, out);
   std::vector<std::uint64_t> ids;
@@ -103,6 +103,41 @@ TEST(Router, ManySubscriptionsMatchByTopicNotByCount) {
   for (std::uint64_t i = 0; i < 10000; ++i) r.subscribe("dev/" + std::to_string(i) + "/temp", entry(i));
   r.subscribe("dev/+/temp", entry(99999));
   EXPECT_EQ(sessions_matching(r, "dev/42/temp"), (std::vector<std::uint64_t>{42, 99999}));
+}
+
+}  // namespace
+}  // namespace hermod::broker
+
+namespace hermod::broker {
+namespace {
+
+TEST(Router, SharedGroupDeliversToOneMemberInTurn) {
+  Router r;
+  r.subscribe("$share/g/a/+", entry(1));
+  r.subscribe("$share/g/a/+", entry(2));
+  r.subscribe("a/+", entry(3));
+  std::vector<std::uint64_t> shared;
+  for (int i = 0; i < 4; ++i) {
+    auto ids = sessions_matching(r, "a/x");
+    ASSERT_EQ(ids.size(), 2u) << "one group member plus the plain subscriber (MQTT 5 4.8.2)";
+    shared.push_back(ids[0] == 3 ? ids[1] : ids[0]);
+  }
+  EXPECT_EQ(shared, (std::vector<std::uint64_t>{1, 2, 1, 2})) << "round robin";
+}
+
+TEST(Router, PickSharedSkipsTheDepartingMember) {
+  Router r;
+  r.subscribe("$share/g/t", entry(1));
+  r.subscribe("$share/g/t", entry(2));
+  for (int i = 0; i < 3; ++i) {
+    const RouteEntry* e = r.pick_shared("$share/g/t", {0, 1});
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->who.session, 2u);
+  }
+  EXPECT_TRUE(r.unsubscribe("$share/g/t", {0, 2}));
+  EXPECT_EQ(r.pick_shared("$share/g/t", {0, 1}), nullptr) << "no other member left";
+  EXPECT_TRUE(r.unsubscribe("$share/g/t", {0, 1}));
+  EXPECT_EQ(r.size(), 0u);
 }
 
 }  // namespace
