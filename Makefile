@@ -30,10 +30,11 @@ asan: deps | build-dir
 	@[ -f $(BUILD)/asan/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=Debug -DHERMOD_SANITIZE=address,undefined -DHERMOD_BENCH=OFF
 	@$(LOCK) cmake --build $(BUILD)/asan -j $(JOBS)
 
-# ThreadSanitizer build for the threaded parts (workers, cross-worker hand-off).
+# ThreadSanitizer build of the broker, for its threaded parts (workers, cross-worker hand-off,
+# subscription replicas, group commit) driven by the integration suite.
 tsan: deps | build-dir
-	@[ -f $(BUILD)/tsan/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERMOD_SANITIZE=thread -DHERMOD_BENCH=OFF
-	@$(LOCK) cmake --build $(BUILD)/tsan -j $(JOBS)
+	@[ -f $(BUILD)/tsan/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERMOD_SANITIZE=thread -DHERMOD_BENCH=OFF -DHERMOD_TESTS=OFF
+	@$(LOCK) cmake --build $(BUILD)/tsan -j $(JOBS) --target hermod
 
 # libFuzzer targets need clang.
 fuzz-build: deps | build-dir
@@ -47,9 +48,14 @@ run: release
 unit: asan
 	@cd $(BUILD)/asan && ctest --output-on-failure -j $(JOBS)
 
-integration: release asan
-	HERMOD_BIN=$(CURDIR)/$(BUILD)/asan/hermod /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-	HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+# The integration suite against the ASan+UBSan broker and clients, the release build, and the
+# ThreadSanitizer broker.
+integration: release asan tsan
+	HERMOD_BIN=$(CURDIR)/$(BUILD)/asan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST)
+	HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod $(PYTEST)
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" HERMOD_BIN=$(CURDIR)/$(BUILD)/tsan/hermod $(PYTEST) --deselect tests/integration/test_cli_interop.py
 
 # Every fuzz target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600 for a longer run).
 fuzz: fuzz-build
@@ -58,7 +64,7 @@ fuzz: fuzz-build
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
-test: release asan
+test: release asan tsan
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-smoke

@@ -28,7 +28,7 @@ BROKER_KIND = os.environ.get("BROKER", "hermod")
 MOSQUITTO_BIN = "/usr/sbin/mosquitto"
 START_DEADLINE = 10.0
 STOP_DEADLINE = 10.0
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:")
 
 # Keys of Hermod's TOML configuration, by table.
 BROKER_KEYS = ("workers", "log_level", "sys_interval")
