@@ -70,7 +70,7 @@ void Connection::wait_readable() {
 }
 
 void Connection::on_readable() {
-  read_available(kReadsPerWakeup);
+  read_available(kReadsPerWakeup, worker_.scratch(), worker_.scratch_size());
   if (!closed()) wait_readable();
 }
 
@@ -82,15 +82,17 @@ void Connection::abort(mqtt::ReasonCode code) {
 
 void Connection::take_over() {
   // Packets the client sent before its new connection arrived still count: a DISCONNECT
-  // already in the socket buffer means no will.
-  read_available(kReadsPerWakeup);
+  // already in the socket buffer means no will. Not into the worker's scratch buffer: the
+  // connection taking over is being decoded from it right now.
+  std::vector<char> buffer(16 * 1024);
+  read_available(kReadsPerWakeup, buffer.data(), buffer.size());
   close(CloseReason::session_taken_over);
 }
 
-void Connection::read_available(int max_reads) {
+void Connection::read_available(int max_reads, char* buffer, std::size_t size) {
   for (int i = 0; i < max_reads; ++i) {
     boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(worker_.scratch(), worker_.scratch_size()), ec);
+    const std::size_t n = socket_.read_some(asio::buffer(buffer, size), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
       close(CloseReason::connection_lost);
@@ -98,9 +100,9 @@ void Connection::read_available(int max_reads) {
     }
     last_received_ = Clock::now();
     worker_.stats().bytes_received.add(n);
-    process(std::string_view(worker_.scratch(), n));
+    process(std::string_view(buffer, n));
     if (closed()) return;
-    if (n < worker_.scratch_size()) break;  // drained the socket
+    if (n < size) break;  // drained the socket
   }
 }
 
@@ -143,7 +145,16 @@ void Connection::process(std::string_view data) {
       return hand_off(home, std::move(connect), std::string(data.substr(pos)));
     }
   }
-  if (!closed() && pos < data.size()) inbuf_.assign(data.substr(pos));
+  if (!closed() && pos < data.size()) {
+    if (joined.empty()) {
+      inbuf_.assign(data.substr(pos));
+    } else {
+      // Keep the joined buffer instead of copying its tail: a large packet arriving in many
+      // reads is then appended to, not copied again on every read.
+      joined.erase(0, pos);
+      inbuf_ = std::move(joined);
+    }
+  }
   if (inbuf_.capacity() > 4096 && inbuf_.empty()) std::string().swap(inbuf_);
 }
 

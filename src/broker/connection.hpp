@@ -98,8 +98,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void wait_readable();
   void on_readable();
-  // Reads and processes what the socket has, at most `max_reads` reads; does not wait for more.
-  void read_available(int max_reads);
+  // Reads into `buffer` and processes what the socket has, at most `max_reads` reads; does not
+  // wait for more.
+  void read_available(int max_reads, char* buffer, std::size_t size);
   // Decodes every complete packet in `data`; keeps an incomplete tail in inbuf_.
   void process(std::string_view data);
   void on_packet(mqtt::Packet&& packet);

@@ -124,6 +124,35 @@ inline std::string version_name(ProtocolVersion v) {
   return "unknown";
 }
 
+inline constexpr ProtocolVersion kAllVersions[] = {ProtocolVersion::v3_1, ProtocolVersion::v3_1_1,
+                                                ProtocolVersion::v5};
+
+inline std::string version_param_name(const ::testing::TestParamInfo<ProtocolVersion>& info) {
+  return version_name(info.param);
+}
+
+// The property length byte that a v5 packet carries where v3 carries nothing.
+inline std::string no_props(ProtocolVersion v) { return is_v5(v) ? bytes({0x00}) : std::string(); }
+
+// A CONNECT of protocol `v` with `flags`, keep alive 60, client id "id", then `rest`.
+inline std::string connect_wire(ProtocolVersion v, std::uint8_t flags, const std::string& rest = "",
+                                const std::string& client_id = str("id")) {
+  std::string b = str(v == ProtocolVersion::v3_1 ? "MQIsdp" : "MQTT");
+  b += static_cast<char>(v);
+  b += static_cast<char>(flags);
+  b += bytes({0x00, 0x3C});
+  b += no_props(v);
+  b += client_id;
+  b += rest;
+  return frame(0x10, b);
+}
+
+// Will properties (v5), will topic and will payload, as they follow the client identifier.
+inline std::string will_part(ProtocolVersion v, const std::string& topic = str("will/t"),
+                             const std::string& payload = str("bye")) {
+  return no_props(v) + topic + payload;
+}
+
 }  // namespace hermod::mqtt::test
 
 namespace hermod::mqtt {
@@ -154,16 +183,16 @@ inline void PrintTo(const Error& e, std::ostream* os) {
   do {                                                                                         \
     const auto& hermod_r_ = (result);                                                          \
     if (hermod_r_.ok()) {                                                                      \
-      ADD_FAILURE() << rule << ": decoded, expected " << ::testing::PrintToString(expected);   \
+      ADD_FAILURE() << (rule) << ": decoded, expected " << ::testing::PrintToString(expected);   \
     } else {                                                                                   \
-      EXPECT_EQ(hermod_r_.error().code, expected)                                              \
-          << rule << ": " << hermod_r_.error().what;                                           \
+      EXPECT_EQ(hermod_r_.error().code, (expected))                                              \
+          << (rule) << ": " << hermod_r_.error().what;                                           \
     }                                                                                          \
   } while (false)
 
 #define EXPECT_DECODES(result, rule)                                                           \
   do {                                                                                         \
     const auto& hermod_r_ = (result);                                                          \
-    EXPECT_TRUE(hermod_r_.ok()) << rule << ": "                                                \
+    EXPECT_TRUE(hermod_r_.ok()) << (rule) << ": "                                                \
                                 << (hermod_r_.ok() ? "" : hermod_r_.error().what);             \
   } while (false)

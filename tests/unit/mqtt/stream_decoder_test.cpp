@@ -194,7 +194,7 @@ TEST(StreamDecoder, MalformedRemainingLengthIsAnError) {
   EXPECT_DECODE_ERROR(d.next(), RC::malformed_packet, "2.2.3 remaining length over four bytes");
 }
 
-TEST(StreamDecoder, ManySmallFeedsDoNotGrowTheBufferWithoutBound) {
+TEST(StreamDecoder, DrainedDecoderHoldsLessThanOnePacket) {
   // Feeding a long run of PINGREQs one and a half packets at a time keeps few bytes buffered.
   const auto ping = encode(Pingreq{}, V::v3_1_1);
   std::string stream;

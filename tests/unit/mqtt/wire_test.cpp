@@ -19,6 +19,8 @@ struct VarintCase {
   std::string wire;
 };
 
+void PrintTo(const VarintCase& c, std::ostream* os) { *os << c.value << " = " << hex(c.wire); }
+
 class VarintBoundary : public ::testing::TestWithParam<VarintCase> {};
 
 // The examples of section 2.2.3 (3.1.1) / table 1-1 (5.0): the first and last value of each length.
@@ -30,7 +32,8 @@ INSTANTIATE_TEST_SUITE_P(
                       VarintCase{16'384, bytes({0x80, 0x80, 0x01})},
                       VarintCase{2'097'151, bytes({0xFF, 0xFF, 0x7F})},
                       VarintCase{2'097'152, bytes({0x80, 0x80, 0x80, 0x01})},
-                      VarintCase{kMaxVarint, bytes({0xFF, 0xFF, 0xFF, 0x7F})}));
+                      VarintCase{kMaxVarint, bytes({0xFF, 0xFF, 0xFF, 0x7F})}),
+    [](const auto& info) { return "value_" + std::to_string(info.param.value); });
 
 TEST_P(VarintBoundary, EncodesToTheStandardsBytes) {
   std::string out;
@@ -64,7 +67,8 @@ TEST(Wire, VarintLongerThanFourBytesIsMalformed) {
 }
 
 TEST(Wire, ReaderReadsBigEndianIntegers) {
-  Reader in(bytes({0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07}));
+  const auto data = bytes({0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07});
+  Reader in(data);
   EXPECT_EQ(*in.u8(), 0x01);
   EXPECT_EQ(*in.u16(), 0x0203);
   EXPECT_EQ(*in.u32(), 0x04050607u);
@@ -80,12 +84,14 @@ TEST(Wire, ReaderReportsMalformedInsteadOfReadingPastTheEnd) {
 }
 
 TEST(Wire, BinaryLengthBeyondTheDataIsMalformed) {
-  Reader in(bytes({0x00, 0x05, 'a', 'b', 'c', 'd'}));
+  const auto data = bytes({0x00, 0x05, 'a', 'b', 'c', 'd'});
+  Reader in(data);
   EXPECT_DECODE_ERROR(in.binary(), ReasonCode::malformed_packet, "[MQTT-1.5.6] length prefix");
 }
 
 TEST(Wire, BinaryMayHoldAnyByteIncludingNull) {
-  Reader in(bytes({0x00, 0x03, 0x00, 0xFF, 0xC0, 'x'}));
+  const auto data = bytes({0x00, 0x03, 0x00, 0xFF, 0xC0, 'x'});
+  Reader in(data);
   auto r = in.binary();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(hex(*r), "00 ff c0");
@@ -101,7 +107,8 @@ TEST(Wire, Utf8StringIsValidated) {
 }
 
 TEST(Wire, EmptyStringIsValid) {
-  Reader in(bytes({0x00, 0x00}));
+  const auto data = bytes({0x00, 0x00});
+  Reader in(data);
   auto r = in.utf8();
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
