@@ -45,17 +45,21 @@ fuzz-build: deps | build-dir
 run: release
 	./$(BUILD)/release/hermod $(ARGS)
 
-unit: asan
-	@cd $(BUILD)/asan && ctest --output-on-failure -j $(JOBS)
+RESULTS := $(CURDIR)/$(BUILD)/test-results
 
-PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+unit: asan
+	@mkdir -p $(RESULTS)
+	@cd $(BUILD)/asan && GTEST_OUTPUT=xml:$(RESULTS)/ ctest --output-on-failure -j $(JOBS)
+
+PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_family=xunit2 tests/integration
 
 # The integration suite against the ASan+UBSan broker and clients, the release build, and the
 # ThreadSanitizer broker.
 integration: release asan tsan
-	HERMOD_BIN=$(CURDIR)/$(BUILD)/asan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST)
-	HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod $(PYTEST)
-	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" HERMOD_BIN=$(CURDIR)/$(BUILD)/tsan/hermod $(PYTEST) --deselect tests/integration/test_cli_interop.py
+	@mkdir -p $(RESULTS)
+	HERMOD_BIN=$(CURDIR)/$(BUILD)/asan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST) --junitxml=$(RESULTS)/integration-asan.xml
+	HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod $(PYTEST) --junitxml=$(RESULTS)/integration-release.xml
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" HERMOD_BIN=$(CURDIR)/$(BUILD)/tsan/hermod $(PYTEST) --deselect tests/integration/test_cli_interop.py --junitxml=$(RESULTS)/integration-tsan.xml
 
 # Every fuzz target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600 for a longer run).
 fuzz: fuzz-build
@@ -65,9 +69,11 @@ fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
 test: release asan tsan
+	@rm -rf $(RESULTS)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@/usr/bin/python3 scripts/test-summary.py $(RESULTS)
 
 # The SIGKILL crash loop with more rounds than make test runs (ROUNDS=N).
 ROUNDS ?= 50

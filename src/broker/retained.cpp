@@ -1,34 +1,19 @@
 #include "broker/retained.hpp"
 
+#include "broker/topic_tree.hpp"
+
 namespace hermod::broker {
 
 namespace {
 std::vector<std::string_view> split_levels(std::string_view s) {
   std::vector<std::string_view> levels;
-  std::size_t start = 0;
-  while (true) {
-    const auto end = s.find('/', start);
-    if (end == std::string_view::npos) {
-      levels.push_back(s.substr(start));
-      return levels;
-    }
-    levels.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
+  for_each_level(s, [&levels](std::string_view level) { levels.push_back(level); });
+  return levels;
 }
 }  // namespace
 
 RetainedStore::RetainedStore() : root_(std::make_unique<Node>()) {}
-RetainedStore::~RetainedStore() {
-  // Iterative teardown: a deep topic would overflow the stack in recursive destructors.
-  std::vector<std::unique_ptr<Node>> stack;
-  stack.push_back(std::move(root_));
-  while (!stack.empty()) {
-    auto n = std::move(stack.back());
-    stack.pop_back();
-    for (auto& [_, child] : n->children) stack.push_back(std::move(child));
-  }
-}
+RetainedStore::~RetainedStore() { destroy_trie(std::move(root_)); }
 
 void RetainedStore::set(const MessagePtr& msg) {
   const auto levels = split_levels(msg->topic);

@@ -2,26 +2,12 @@
 
 #include <algorithm>
 
+#include "broker/topic_tree.hpp"
 #include "mqtt/topic.hpp"
 
 namespace hermod::broker {
 
 namespace {
-
-// Calls f(level) for each '/'-separated level of `s`, including empty ones.
-template <typename F>
-void for_each_level(std::string_view s, F&& f) {
-  std::size_t start = 0;
-  while (true) {
-    const auto end = s.find('/', start);
-    if (end == std::string_view::npos) {
-      f(s.substr(start));
-      return;
-    }
-    f(s.substr(start, end - start));
-    start = end + 1;
-  }
-}
 
 template <typename Vec>
 bool erase_member(Vec& v, SubscriberRef who) {
@@ -36,16 +22,7 @@ bool erase_member(Vec& v, SubscriberRef who) {
 
 Router::Router() : root_(std::make_unique<Node>()) {}
 
-Router::~Router() {
-  // Iterative teardown: a deep filter would overflow the stack in recursive destructors.
-  std::vector<std::unique_ptr<Node>> stack;
-  stack.push_back(std::move(root_));
-  while (!stack.empty()) {
-    auto n = std::move(stack.back());
-    stack.pop_back();
-    for (auto& [_, child] : n->children) stack.push_back(std::move(child));
-  }
-}
+Router::~Router() { destroy_trie(std::move(root_)); }
 
 bool Router::subscribe(std::string_view filter, const RouteEntry& entry) {
   const auto shared = mqtt::parse_shared_filter(filter);

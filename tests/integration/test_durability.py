@@ -268,3 +268,63 @@ def test_locked_store_names_the_other_hermod(make_broker, tmp_path):
     r = subprocess.run([str(hermod_bin()), "-p", str(free_port()), "--data-dir", str(tmp_path / "data")],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "another hermod" in r.stderr, r.stderr
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 24 MiB tmpfs (needs root; skipped otherwise), grown to 128 MiB by calling the result."""
+    import subprocess
+    mount = tmp_path / "small"
+    mount.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a size-limited tmpfs here: {r.stderr.strip()}")
+
+    def grow():
+        subprocess.run(["mount", "-o", "remount,size=128m", str(mount)], check=True)
+
+    try:
+        yield mount, grow
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.time_limit(120)
+def test_full_disk_refuses_acknowledgements_and_loses_none(make_broker, small_filesystem):
+    mount, grow = small_filesystem
+    b = make_broker(args=("--data-dir", str(mount / "data")))
+    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    cid = unique_id("fullsub")
+    sub.connect(cid, clean=False)
+    sub.subscribe([("durable/full", 1)])
+    sub.disconnect(wait=True)
+
+    payload = os.urandom(48 * 1024)
+    pub = mqtt_raw.RawClient("127.0.0.1", b.port, timeout=5.0)
+    pub.connect(unique_id("fullpub"))
+    acked = 0
+    refused = None
+    for n in range(2000):  # 24 MiB fills long before 2000 × 48 KiB
+        try:
+            pub.publish("durable/full", n.to_bytes(4, "big") + payload, qos=1)
+        except (Timeout, ConnectionClosed, OSError) as e:
+            refused = e
+            break
+        acked += 1
+    assert refused is not None, "the disk never filled"
+    assert acked > 0
+    assert b.alive, "a full disk does not crash the broker"
+    assert "store write failed" in b.stderr_text(), "the failed write is logged as an error"
+
+    # Room again: every acknowledged message is there after a restart, none was acknowledged
+    # without being stored.
+    grow()
+    b.restart()
+    again = mqtt_raw.RawClient("127.0.0.1", b.port, timeout=10.0)
+    assert again.connect(cid, clean=False).session_present
+    got = set()
+    while len(got) < acked:
+        p = again.receive_publish(timeout=10)
+        got.add(int.from_bytes(p.payload[:4], "big"))
+    assert got >= set(range(acked)), f"acknowledged messages lost on a full disk: {sorted(set(range(acked)) - got)[:10]}"

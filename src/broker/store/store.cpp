@@ -4,6 +4,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include <sys/statvfs.h>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -11,6 +13,8 @@
 namespace hermod::broker::store {
 
 namespace {
+// Free space the store leaves on its filesystem; commits beyond it are refused.
+constexpr std::uint64_t kMinFreeBytes = 8 << 20;
 // Bumped whenever the record format changes incompatibly.
 constexpr std::string_view kFormatKey = "~format";
 constexpr std::string_view kFormatVersion = "hermod-store-1";
@@ -106,11 +110,30 @@ Store::~Store() = default;
 
 std::string Store::commit(Batch& batch) {
   if (batch.empty()) return {};
+  if (failed_.load(std::memory_order_acquire)) {
+    // RocksDB must not be written again after a failed log write (its own assertions say so);
+    // every later commit fails until the broker is restarted.
+    batch.clear();
+    return "the store stopped after an earlier write error; free space and restart hermod";
+  }
+  // Refuse before the disk is full: RocksDB must never see a failed log write (Debian's build
+  // asserts on the next one), and its flushes need room too.
+  struct statvfs fs {};
+  if (::statvfs(dir_.c_str(), &fs) == 0) {
+    const auto free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free_bytes < kMinFreeBytes + batch.raw().GetDataSize()) {
+      batch.clear();
+      return "no space left: " + std::to_string(free_bytes >> 10) + " KiB free in " + dir_ +
+             " (hermod keeps " + std::to_string(kMinFreeBytes >> 20) + " MiB free)";
+    }
+  }
   rocksdb::WriteOptions w;
   w.sync = mode_ == Mode::fsync;
   const auto status = db_->Write(w, &batch.raw());
   batch.clear();
-  return status.ok() ? std::string() : status.ToString();
+  if (status.ok()) return {};
+  failed_.store(true, std::memory_order_release);
+  return status.ToString();
 }
 
 void Store::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& f) {

@@ -10,6 +10,7 @@
 // Thread-safe: RocksDB serializes and groups concurrent commits from several workers.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,7 @@ class Store {
 
   // Writes `batch` atomically (synced in fsync mode) and clears it. Returns an empty string on
   // success, or why it failed (disk full, I/O error): nothing of the batch is then acknowledged.
+  // After one failure every later commit fails too, until a restart.
   std::string commit(Batch& batch);
 
   // Calls f(key, value) for every key starting with `prefix`, in key order. Start-up only.
@@ -81,6 +83,7 @@ class Store {
   std::string dir_;
   Mode mode_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<bool> failed_{false};
 };
 
 }  // namespace hermod::broker::store
