@@ -57,17 +57,19 @@ class Broker {
   const std::vector<std::uint16_t>& bound_ports() const { return bound_ports_; }
 
  private:
-  Config config_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  RetainedStore retained_;
-  std::atomic<std::uint64_t> connections_{0};
-  std::chrono::steady_clock::time_point started_at_;
-  std::vector<std::uint16_t> bound_ports_;
   void open_store();
   // Rebuilds sessions, subscriptions, queues and retained messages from the store.
   void recover();
 
+  // Members are destroyed in reverse order: the workers (and the connections they own) before the
+  // shared state they use, and the $SYS timer before the worker it runs on.
+  Config config_;
+  RetainedStore retained_;
+  std::atomic<std::uint64_t> connections_{0};
+  std::chrono::steady_clock::time_point started_at_;
+  std::vector<std::uint16_t> bound_ports_;
   std::unique_ptr<store::Store> store_;
+  std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SysTopics> sys_;
   bool started_ = false;
 };
