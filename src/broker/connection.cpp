@@ -244,8 +244,11 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     send(mqtt::Disconnect{code == mqtt::ReasonCode::success ? disconnect_code(reason) : code, {}});
   }
   state_ = State::closed;
-  // Best effort: a CONNACK refusal, a DISCONNECT or the last acknowledgements still go out.
-  if (out_bytes_ > 0 && !write_waiting_ && reason != CloseReason::connection_lost) write_queued(true);
+  // Best effort: a CONNACK refusal, a DISCONNECT or the last acknowledgements still go out,
+  // once what they acknowledge is committed.
+  if (out_bytes_ > 0 && !write_waiting_ && reason != CloseReason::connection_lost && worker_.commit_now()) {
+    write_queued(true);
+  }
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

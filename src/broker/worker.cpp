@@ -143,19 +143,28 @@ void Worker::schedule_end_turn() {
 
 void Worker::end_turn() {
   end_turn_posted_ = false;
+  commit_now();
+  if (turn_failed_) {
+    // Nothing of this turn may be acknowledged: drop its output and close those connections.
+    turn_failed_ = false;
+    auto batch = std::move(dirty_);
+    dirty_.clear();
+    for (auto& c : batch) c->abort(mqtt::ReasonCode::unspecified_error);
+  }
+  flush_outboxes();
+  flush_dirty();
+}
+
+bool Worker::commit_now() {
   if (batch_ && !batch_->empty()) {
     // Group commit: everything this turn acknowledges is on disk before any byte leaves.
     const std::string error = store_->commit(*batch_);
     if (!error.empty()) {
-      // Nothing of this turn may be acknowledged: drop its output and close those connections.
       logger("store")->error("store write failed, closing {} connection(s) unacknowledged: {}", dirty_.size(), error);
-      auto batch = std::move(dirty_);
-      dirty_.clear();
-      for (auto& c : batch) c->abort(mqtt::ReasonCode::unspecified_error);
+      turn_failed_ = true;
     }
   }
-  flush_outboxes();
-  flush_dirty();
+  return !turn_failed_;
 }
 
 store::Batch* Worker::writes() {

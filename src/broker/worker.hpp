@@ -132,6 +132,9 @@ class Worker {
 
   // ---- durability (no-ops without a store) ----
 
+  // Commits this turn's store writes now (a connection closing must send its last packets at
+  // once). False if this turn's writes failed: nothing of the turn may then be sent.
+  bool commit_now();
   // This turn's store writes, or null when the broker keeps no store. Any write schedules the
   // end of the turn, where the batch is committed before anything of the turn is sent.
   store::Batch* writes();
@@ -186,6 +189,7 @@ class Worker {
   std::vector<std::vector<Delivery>> outboxes_;  // per target worker
   std::vector<std::shared_ptr<Connection>> dirty_;
   bool end_turn_posted_ = false;
+  bool turn_failed_ = false;
   store::Store* store_ = nullptr;
   std::unique_ptr<store::Batch> batch_;
   std::uint64_t store_seq_ = 0;
