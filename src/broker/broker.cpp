@@ -3,28 +3,10 @@
 #include <functional>
 #include <stdexcept>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
-
 #include "broker/log.hpp"
+#include "broker/net/listener.hpp"
 
 namespace hermod::broker {
-
-namespace {
-using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-
-asio::ip::tcp::acceptor open_acceptor(asio::io_context& io, const asio::ip::tcp::endpoint& ep) {
-  asio::ip::tcp::acceptor a(io);
-  a.open(ep.protocol());
-  a.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-  // One acceptor per worker on the same port: the kernel spreads new connections.
-  a.set_option(reuse_port(true));
-  if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
-  a.bind(ep);
-  a.listen(asio::socket_base::max_listen_connections);
-  return a;
-}
-}  // namespace
 
 Broker::Broker(Config config) : config_(std::move(config)) {
   const auto n = config_.resolved_workers();
@@ -60,7 +42,7 @@ void Broker::start() {
     std::uint16_t port = l.port;
     for (auto& w : workers_) {
       try {
-        auto a = open_acceptor(w->io(), {address, port});
+        auto a = net::open_listener(w->io(), {address, port});
         port = a.local_endpoint().port();  // with port 0, every worker joins the first one's port
         w->accept_on(std::move(a));
       } catch (const boost::system::system_error& e) {
