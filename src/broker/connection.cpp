@@ -140,8 +140,8 @@ void Connection::process(std::string_view data) {
     pos += h.total_length();
     on_packet(std::move(*packet));
     if (pending_handoff_) {
-      auto [connect, home] = std::move(*pending_handoff_);
-      pending_handoff_.reset();
+      auto handoff = std::move(pending_handoff_);
+      auto& [connect, home] = *handoff;
       return hand_off(home, std::move(connect), std::string(data.substr(pos)));
     }
   }

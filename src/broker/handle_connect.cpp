@@ -28,7 +28,7 @@ void Connection::handle_connect(Connect&& c) {
   const auto home = worker_.broker().home_worker(c.client_id);
   if (home != worker_.index()) {
     // Finish in process(): the bytes after this CONNECT travel with the socket.
-    pending_handoff_.emplace(std::move(c), home);
+    pending_handoff_ = std::make_unique<std::pair<Connect, std::uint32_t>>(std::move(c), home);
     return;
   }
   accept_connect(std::move(c));
@@ -111,7 +111,7 @@ void Connection::accept_connect(Connect&& c) {
   }
   session_ = s;
   s->attach(this);
-  will_ = std::move(c.will);
+  if (c.will) will_ = std::make_unique<Will>(std::move(*c.will));
   keep_alive_ = c.keep_alive;
   inflight_limit_ = limits.max_inflight;
   if (v5) {

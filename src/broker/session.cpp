@@ -21,22 +21,24 @@ std::vector<std::pair<mqtt::PacketId, InflightMessage*>> Session::inflight_in_or
 }
 
 bool Session::enqueue(OutboundMessage& m, const Limits& limits) {
-  if (queue_.size() >= limits.max_queued_messages) return false;
+  if (queue_size() >= limits.max_queued_messages) return false;
   const auto bytes = m.message->payload.size();
   if (limits.max_queued_bytes != 0 && queued_bytes_ + bytes > limits.max_queued_bytes) return false;
   queued_bytes_ += bytes;
-  queue_.push_back(std::move(m));
+  if (!queue_) queue_ = std::make_unique<std::deque<OutboundMessage>>();
+  queue_->push_back(std::move(m));
   return true;
 }
 
 void Session::restore_queued(OutboundMessage m) {
   queued_bytes_ += m.message->payload.size();
-  queue_.push_back(std::move(m));
+  if (!queue_) queue_ = std::make_unique<std::deque<OutboundMessage>>();
+  queue_->push_back(std::move(m));
 }
 
 OutboundMessage Session::dequeue() {
-  OutboundMessage m = std::move(queue_.front());
-  queue_.pop_front();
+  OutboundMessage m = std::move(queue_->front());
+  queue_->pop_front();
   queued_bytes_ -= m.message->payload.size();
   return m;
 }

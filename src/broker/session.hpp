@@ -104,8 +104,8 @@ class Session {
   bool enqueue(OutboundMessage& m, const Limits& limits);
   // Appends a recovered message whatever the limits: it was accepted before the restart.
   void restore_queued(OutboundMessage m);
-  bool queue_empty() const { return queue_.empty(); }
-  std::size_t queue_size() const { return queue_.size(); }
+  bool queue_empty() const { return !queue_ || queue_->empty(); }
+  std::size_t queue_size() const { return queue_ ? queue_->size() : 0; }
   OutboundMessage dequeue();
 
   // Inbound QoS 2: packet ids whose PUBLISH was received and whose PUBREL was not.
@@ -124,7 +124,8 @@ class Session {
   std::unordered_map<mqtt::PacketId, InflightMessage> inflight_;
   std::uint64_t sequence_ = 0;
   mqtt::PacketId last_packet_id_ = 0;
-  std::deque<OutboundMessage> queue_;
+  // Allocated on first use: an empty std::deque already holds a 512-byte block.
+  std::unique_ptr<std::deque<OutboundMessage>> queue_;
   std::uint64_t queued_bytes_ = 0;
   std::unordered_set<mqtt::PacketId> inbound_qos2_;
 };
