@@ -19,6 +19,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "progress.hpp"
 
 namespace hermod::cli {
 
@@ -36,6 +37,7 @@ struct PubArgs {
   bool null_message = false;
   bool stdin_file = false;
   bool retain = false;
+  bool progress = false;
 };
 
 // Lines from stdin, handed to the io_context thread. The reader may outlive the run (blocked in a
@@ -50,7 +52,10 @@ struct LineFeed {
 class PubRun {
  public:
   PubRun(client::ClientOptions options, const CommonArgs& common, PubArgs args)
-      : common_(common), args_(std::move(args)), signals_(io_, SIGINT, SIGTERM) {
+      : common_(common),
+        args_(std::move(args)),
+        signals_(io_, SIGINT, SIGTERM),
+        progress_(io_, "pub", args_.progress, common.quiet) {
     client_ = client::Client::create(io_.get_executor(), std::move(options));
     if (common_.debug) install_debug_trace(*client_);
   }
@@ -59,10 +64,12 @@ class PubRun {
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) finish();
     });
+    progress_.start();
     client_->async_connect([this, single_payload](std::error_code ec, const client::ConnectResult&) {
       if (ec) {
         rc_ = report_connect_failure(ec, client_->options().version, common_.quiet);
         signals_.cancel();
+        progress_.stop();
         io_.stop();
         return;
       }
@@ -98,6 +105,8 @@ class PubRun {
       if (ec) {
         if (!common_.quiet) std::fprintf(stderr, "Warning: Publish %u failed: %s.\n", r.packet_id, ec.message().c_str());
         rc_ = 1;
+      } else {
+        progress_.count();
       }
       maybe_finish();
     });
@@ -113,6 +122,7 @@ class PubRun {
     client_->async_disconnect(
         [this](std::error_code) {
           signals_.cancel();
+          progress_.stop();
           io_.stop();
         },
         mqtt::ReasonCode::success, common_.props.disconnect);
@@ -142,6 +152,7 @@ class PubRun {
   PubArgs args_;
   asio::io_context io_;
   asio::signal_set signals_;
+  ProgressLine progress_;
   std::shared_ptr<client::Client> client_;
   std::shared_ptr<LineFeed> feed_;
   std::thread reader_;
@@ -172,6 +183,7 @@ int run_pub(std::vector<std::string> args) {
   app.add_flag("-n,--null-message", pub.null_message, "send an empty message");
   app.add_flag("-s,--stdin-file", pub.stdin_file, "send all of stdin as one message");
   app.add_flag("-r,--retain", pub.retain, "retain the message");
+  app.add_flag("--progress", pub.progress, "progress line on stderr even when it is not a terminal");
 
   client::ClientOptions options;
   try {

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "mqtt/topic.hpp"
 #include "common.hpp"
+#include "progress.hpp"
 #include "output_format.hpp"
 
 namespace hermod::cli {
@@ -33,12 +34,17 @@ struct SubArgs {
   bool no_local = false;
   bool retain_as_published = false;
   int retain_handling = 0;
+  bool progress = false;
 };
 
 class SubRun {
  public:
   SubRun(client::ClientOptions options, const CommonArgs& common, SubArgs args)
-      : common_(common), args_(std::move(args)), signals_(io_, SIGINT, SIGTERM), timeout_(io_) {
+      : common_(common),
+        args_(std::move(args)),
+        signals_(io_, SIGINT, SIGTERM),
+        timeout_(io_),
+        progress_(io_, "sub", args_.progress, common.quiet) {
     client_ = client::Client::create(io_.get_executor(), std::move(options));
     if (common_.debug) install_debug_trace(*client_);
     client_->set_message_handler([this](const client::Message& m) { on_message(m); });
@@ -53,6 +59,7 @@ class SubRun {
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) finish();
     });
+    progress_.start();
     client_->async_connect([this](std::error_code ec, const client::ConnectResult&) {
       if (ec) {
         rc_ = report_connect_failure(ec, client_->options().version, common_.quiet);
@@ -135,6 +142,7 @@ class SubRun {
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
     ++received_;
+    progress_.count();
     if (args_.count > 0 && received_ >= args_.count) finish();
   }
 
@@ -149,6 +157,7 @@ class SubRun {
   void stop_io() {
     signals_.cancel();
     timeout_.cancel();
+    progress_.stop();
     io_.stop();
   }
 
@@ -157,6 +166,7 @@ class SubRun {
   asio::io_context io_;
   asio::signal_set signals_;
   asio::steady_timer timeout_;
+  ProgressLine progress_;
   std::shared_ptr<client::Client> client_;
   int received_ = 0;
   bool finishing_ = false;
@@ -177,6 +187,7 @@ int run_sub(std::vector<std::string> args) {
   app.add_option("-W,--timeout", sub.timeout, "exit with code 27 after this many seconds connected")
       ->check(CLI::PositiveNumber);
   app.add_option("-F,--format", sub.format, "output format (%t topic, %p payload, %q qos, %r retain, %j JSON…)");
+  app.add_flag("--progress", sub.progress, "progress line on stderr even when it is not a terminal");
   app.add_flag("-N,--no-eol", sub.no_eol, "do not end each message with a newline");
   app.add_flag("-R,--no-stale-retained", sub.no_retained, "do not print retained messages");
   app.add_flag("--nl,--no-local", sub.no_local, "MQTT 5: do not receive our own publishes");
