@@ -10,5 +10,6 @@ namespace hermod::cli {
 
 int run_pub(std::vector<std::string> args);
 int run_sub(std::vector<std::string> args);
+int run_bench(std::vector<std::string> args);  // bench/bench_command.cpp
 
 }  // namespace hermod::cli

@@ -1,6 +1,7 @@
 // hermod-cli: command-line tools for MQTT brokers (any broker, not only Hermod).
 //   hermod-cli pub …   publish, with mosquitto_pub's flags
 //   hermod-cli sub …   subscribe and print, with mosquitto_sub's flags
+//   hermod-cli bench … load generator (pairs, fanout, fanin, latency, conns)
 // Exceptions stop here: a message on stderr and exit code 1.
 #include <cstdio>
 #include <exception>
@@ -17,6 +18,7 @@ void usage(std::FILE* out) {
       "\n"
       "usage: hermod-cli pub [options]   publish messages (flags as mosquitto_pub)\n"
       "       hermod-cli sub [options]   subscribe and print messages (flags as mosquitto_sub)\n"
+      "       hermod-cli bench SCENARIO  load generator: pairs, fanout, fanin, latency, conns\n"
       "       hermod-cli COMMAND --help  options of a command\n",
       out);
 }
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "pub") return hermod::cli::run_pub(std::move(args));
     if (command == "sub") return hermod::cli::run_sub(std::move(args));
+    if (command == "bench") return hermod::cli::run_bench(std::move(args));
     if (command == "--help" || command == "help") {
       usage(stdout);
       return 0;

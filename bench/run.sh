@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# Whole-broker benchmarks: Hermod against Debian's Mosquitto, in one run, interleaved, so every
+# figure can be given as a ratio that survives a noisy machine. Called by `make bench` as
+#   bash bench/run.sh build/release
+# Each measurement starts a fresh broker pinned to core 0 (taskset), runs `hermod-cli bench`
+# pinned to core 1, and samples the broker's CPU time (/proc/PID/stat utime+stime) and memory
+# (/proc/PID/status VmRSS, VmHWM) before and after. Scenarios x brokers x BENCH_REPS repetitions,
+# the two brokers alternating which goes first. Then one unpinned pairs run of Hermod with 2
+# workers against 1, and the Google Benchmark micro-benchmarks (codec, router).
+# Output: bench/results/latest.md (summarised by bench/summarize.py). Every broker this script
+# starts is stopped on exit, whatever the exit path.
+#
+# The latency scenario runs broker and generator under SCHED_FIFO (chrt -f 10) when allowed: at
+# 10 000 msg/s they use a third of a core each, and without it the percentiles measure how long
+# other processes on the machine (compilers, test suites) hold the core, not the broker.
+# Throughput scenarios keep normal priority (a broker at 100 % under SCHED_FIFO would starve the
+# machine's other users); their figures are ratios of CPU time and survive the noise.
+#
+# Environment: BENCH_REPS (3), BENCH_DURATION (seconds per throughput run, 5), MOSQUITTO
+# (/usr/sbin/mosquitto), BENCH_OUT (bench/results/latest.md), BENCH_SKIP_MICRO=1, BENCH_RT=0
+# (latency at normal priority).
+set -euo pipefail
+
+BUILD=${1:-build/release}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+HERMOD=$BUILD/hermod
+CLI=$BUILD/hermod-cli
+MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+REPS=${BENCH_REPS:-3}
+DURATION=${BENCH_DURATION:-5}
+OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}
+BROKER_CPU=0
+GEN_CPU=1
+
+for f in "$HERMOD" "$CLI"; do
+  [[ -x $f ]] || { echo "run.sh: $f not found; build first (make release)" >&2; exit 1; }
+done
+[[ -x $MOSQUITTO ]] || { echo "run.sh: $MOSQUITTO not found (apt-get install mosquitto)" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "run.sh: taskset not found (util-linux)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/hermod-bench.XXXXXX)
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+BROKER_PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${BROKER_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Idle connections need descriptors in the brokers too: they inherit this limit.
+ulimit -n "$(ulimit -Hn)"
+FD_LIMIT=$(ulimit -n)
+# The generator keeps 32 descriptors for itself; the brokers need a few for listeners and epoll.
+CONNS=$((FD_LIMIT - 100))
+CLK_TCK=$(getconf CLK_TCK)
+RT_LATENCY=0
+if [[ ${BENCH_RT:-1} != 0 ]] && command -v chrt >/dev/null && chrt -f 10 true 2>/dev/null; then RT_LATENCY=1; fi
+RUN_RT=0  # set by measure() for the run in progress
+START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# CPU seconds (utime+stime, all threads) of a process.
+cpu_of() {
+  local stat
+  stat=$(cat "/proc/$1/stat")
+  stat=${stat##*) }  # fields after "(comm) "; utime and stime are fields 14 and 15 of the line
+  awk -v tck="$CLK_TCK" '{ printf "%.2f", ($12 + $13) / tck }' <<<"$stat"
+}
+# VmRSS or VmHWM of a process, in KiB.
+mem_of() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# Kernel slab memory of the whole machine, in KiB (sockets, files, epoll items live there).
+slab_kb() { awk '$1 == "Slab:" { print $2 }' /proc/meminfo; }
+now() { date +%s.%N; }
+
+# start_broker NAME PORT CPUS [hermod options] -> sets BROKER_PID. CPUS "" means unpinned.
+start_broker() {
+  local name=$1 port=$2 cpus=$3
+  shift 3
+  local pin=()
+  [[ -n $cpus ]] && pin=(taskset -c "$cpus")
+  ((RUN_RT)) && pin+=(chrt -f 10)
+  case $name in
+    hermod*)
+      "${pin[@]}" "$HERMOD" -c "$WORK/hermod.toml" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
+      ;;
+    mosquitto)
+      sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in" >"$WORK/mosquitto.conf"
+      "${pin[@]}" "$MOSQUITTO" -c "$WORK/mosquitto.conf" >>"$WORK/$name.log" 2>&1 &
+      ;;
+  esac
+  BROKER_PID=$!
+  BROKER_PIDS+=("$BROKER_PID")
+  for _ in $(seq 100); do
+    if ss -Hltn "sport = :$port" | grep -q LISTEN; then return 0; fi
+    kill -0 "$BROKER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "run.sh: $name did not start on port $port; its log:" >&2
+  tail -20 "$WORK/$name.log" >&2
+  return 1
+}
+
+stop_broker() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# measure KEY BROKER REP GEN_CPUS BROKER_CPUS [hermod options] -- [hermod-cli bench args]
+# Appends one JSON line to $RESULTS: the generator's result plus the broker's CPU and memory.
+measure() {
+  local key=$1 broker=$2 rep=$3 gcpus=$4 bcpus=$5
+  shift 5
+  local bopts=()
+  while [[ $# -gt 0 && $1 != -- ]]; do bopts+=("$1"); shift; done
+  shift
+  local port pid out cpu0 cpu1 rss0 rss1 hwm hold slab0 slab_hold t0 t1 rc=0
+  RUN_RT=0
+  [[ $key == latency ]] && RUN_RT=$RT_LATENCY
+  port=$(free_port)
+  start_broker "$broker" "$port" "$bcpus" "${bopts[@]}"
+  pid=$BROKER_PID
+  sleep 0.2  # let start-up work (and its page faults) settle before the baseline
+  cpu0=$(cpu_of "$pid"); rss0=$(mem_of "$pid" VmRSS); t0=$(now)
+  out=$WORK/gen.out
+  local gen=("$CLI" bench "$@" -p "$port" --json --label "$broker")
+  ((RUN_RT)) && gen=(chrt -f 10 "${gen[@]}")
+  [[ -n $gcpus ]] && gen=(taskset -c "$gcpus" "${gen[@]}")
+  hold=""
+  slab0=$(slab_kb)
+  slab_hold=""
+  if [[ $1 == conns ]]; then
+    "${gen[@]}" >"$out" 2>"$WORK/gen.err" &
+    local gpid=$!
+    # Sample the broker's memory while the generator holds every connection open.
+    for _ in $(seq 1200); do
+      if grep -q '"event":"holding"' "$out" 2>/dev/null; then
+        hold=$(mem_of "$pid" VmRSS)
+        slab_hold=$(slab_kb)
+        break
+      fi
+      kill -0 "$gpid" 2>/dev/null || break
+      sleep 0.05
+    done
+    wait "$gpid" || rc=$?
+  else
+    "${gen[@]}" >"$out" 2>"$WORK/gen.err" || rc=$?
+  fi
+  t1=$(now); cpu1=$(cpu_of "$pid"); rss1=$(mem_of "$pid" VmRSS); hwm=$(mem_of "$pid" VmHWM)
+  stop_broker "$pid"
+  local line
+  line=$(grep -v '"event"' "$out" | tail -1)
+  [[ -n $line ]] || line=$(printf '{"error":"generator failed (exit %s): %s"}' "$rc" "$(tr -d '"\\\n' <"$WORK/gen.err" | head -c 300)")
+  printf '{"key":"%s","broker":"%s","rep":%s,"rc":%s,"rt":%s,"broker_cpu_s":%s,"wall_s":%s,"rss_before_kb":%s,"rss_after_kb":%s,"hwm_kb":%s,"rss_hold_kb":%s,"slab_before_kb":%s,"slab_hold_kb":%s,"gen":%s}\n' \
+    "$key" "$broker" "$rep" "$rc" "$RUN_RT" "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$rss0" "$rss1" "$hwm" "${hold:-null}" "$slab0" "${slab_hold:-null}" "$line" >>"$RESULTS"
+  log "$key $broker rep $rep: $(/usr/bin/python3 "$ROOT/bench/summarize.py" --one "$(tail -1 "$RESULTS")")"
+}
+
+# ------------------------------------------------------------------------------ configurations
+# Same limits for both: deep queues, so a QoS 0 loss would be the broker's choice, not a limit.
+cat >"$WORK/hermod.toml" <<'EOF'
+[broker]
+log_level = "warn"
+
+[limits]
+max_inflight = 65535
+max_queued_messages = 100000
+EOF
+cat >"$WORK/mosquitto.conf.in" <<'EOF'
+listener @PORT@ 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 100000
+max_inflight_messages 0
+set_tcp_nodelay true
+log_dest stderr
+log_type error
+log_type warning
+connection_messages false
+EOF
+
+# ---------------------------------------------------------------------------------- scenarios
+# KEY and the hermod-cli bench arguments; 64-byte payloads throughout.
+SCENARIOS=(
+  "pairs_q0|pairs --clients 16 --qos 0 --size 64 --duration $DURATION"
+  "pairs_q1|pairs --clients 16 --qos 1 --size 64 --duration $DURATION"
+  "fanout|fanout --clients 100 --qos 0 --size 64 --duration $DURATION"
+  "fanin|fanin --clients 100 --qos 0 --size 64 --duration $DURATION"
+  "latency|latency --clients 1 --qos 0 --size 64 --rate 10000 --duration $DURATION"
+  "conns|conns --connections $CONNS --sources 16 --hold 3 --setup-timeout 60"
+)
+
+log "Hermod vs Mosquitto: ${#SCENARIOS[@]} scenarios x 2 brokers x $REPS repetitions, ${DURATION} s each; fd limit $FD_LIMIT"
+for rep in $(seq "$REPS"); do
+  order=(hermod mosquitto)
+  ((rep % 2 == 0)) && order=(mosquitto hermod)
+  for s in "${SCENARIOS[@]}"; do
+    key=${s%%|*}
+    read -r -a args <<<"${s#*|}"
+    for broker in "${order[@]}"; do
+      if [[ $broker == hermod ]]; then
+        measure "$key" hermod "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 -- "${args[@]}"
+      else
+        measure "$key" mosquitto "$rep" "$GEN_CPU" "$BROKER_CPU" -- "${args[@]}"
+      fi
+    done
+  done
+done
+
+log "unpinned: Hermod pairs with 2 workers against 1"
+for rep in $(seq "$REPS"); do
+  for w in 1 2; do
+    measure pairs_unpinned "hermod-w$w" "$rep" "" "" --workers "$w" -- \
+      pairs --clients 16 --qos 0 --size 64 --duration "$DURATION" --threads 2
+  done
+done
+
+# ---------------------------------------------------------------------------- micro-benchmarks
+MICRO=()
+if [[ ${BENCH_SKIP_MICRO:-0} != 1 ]]; then
+  for b in codec router; do
+    exe=$BUILD/bench/hermod_${b}_bench
+    if [[ -x $exe ]]; then
+      log "micro-benchmark $b"
+      taskset -c "$GEN_CPU" "$exe" --benchmark_out="$WORK/$b.json" --benchmark_out_format=json \
+        >"$WORK/$b.txt" 2>&1 || log "hermod_${b}_bench failed (see output above)"
+      [[ -s $WORK/$b.json ]] && MICRO+=("--micro" "$WORK/$b.json")
+    else
+      log "no $exe (built with HERMOD_BENCH=OFF?); micro-benchmarks skipped"
+    fi
+  done
+fi
+
+# --------------------------------------------------------------------------------------- report
+BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+SANITIZE=$(awk -F= '/^HERMOD_SANITIZE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+mkdir -p "$(dirname "$OUT")"
+/usr/bin/python3 "$ROOT/bench/summarize.py" --results "$RESULTS" "${MICRO[@]}" \
+  --commit "$COMMIT" --build-type "${BUILD_TYPE:-unknown}" --sanitize "${SANITIZE:-}" \
+  --cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) ($(nproc) cores)" \
+  --kernel "$(uname -r)" --mosquitto "$("$MOSQUITTO" -h 2>/dev/null | head -1)" \
+  --fd-limit "$FD_LIMIT" --rt-latency "$RT_LATENCY" --reps "$REPS" --duration "$DURATION" --elapsed "$(($(date +%s) - START))" \
+  --load "$LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT"
+log "wrote $OUT in $(($(date +%s) - START)) s"
+cat "$OUT"
