@@ -209,18 +209,19 @@ void Connection::on_packet(mqtt::Packet&& packet) {
       std::move(packet));
 }
 
-void Connection::check_timeouts(Clock::time_point now) {
+std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
   if (state_ == State::awaiting_connect) {
     if (now - accepted_at_ > std::chrono::seconds(worker_.config().limits.connect_timeout)) {
-      close(CloseReason::connect_timeout);
+      return CloseReason::connect_timeout;
     }
-    return;
+    return std::nullopt;
   }
   // [MQTT-3.1.2-24]: one and a half times the keep alive without a packet closes the connection.
   if (state_ == State::connected && keep_alive_ > 0 &&
       now - last_received_ > std::chrono::milliseconds(keep_alive_ * 1500)) {
-    close(CloseReason::keepalive_timeout);
+    return CloseReason::keepalive_timeout;
   }
+  return std::nullopt;
 }
 
 namespace {
@@ -307,8 +308,9 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   if (closed()) return false;
   const Message& m = *out.message;
   if (out.qos == 0 && out_bytes_ > worker_.config().limits.max_write_buffer) return false;
-  const auto now = Clock::now();
-  if (m.expired(now)) return false;  // MQTT 5 message expiry [MQTT-3.3.2-5]
+  const bool expires = m.expires_at != Clock::time_point::max();
+  const auto now = expires ? Clock::now() : Clock::time_point{};  // no clock read per recipient
+  if (expires && m.expired(now)) return false;  // MQTT 5 message expiry [MQTT-3.3.2-5]
 
   const mqtt::Properties* props = m.props.get();
   mqtt::Properties local;  // MQTT 5 fields that differ per recipient
@@ -316,7 +318,6 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   std::uint16_t alias = 0;
   bool send_topic = true;
   if (mqtt::is_v5(version_)) {
-    const bool expires = m.expires_at != Clock::time_point::max();
     if (client_topic_alias_max_ > 0) alias = outbound_alias(m.topic, send_topic);
     if (expires || !out.subscription_ids.empty() || alias != 0) {
       if (props) local = *props;

@@ -68,8 +68,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void take_over();
   bool closed() const { return state_ == State::closed || state_ == State::handed_off; }
 
-  // Checks the CONNECT and keepalive deadlines; closes the connection when one has passed.
-  void check_timeouts(Clock::time_point now);
+  // The CONNECT or keepalive deadline that has passed, if one has.
+  std::optional<CloseReason> timed_out(Clock::time_point now) const;
 
   // Queues a packet for the next flush.
   void send(const mqtt::Packet& packet);
