@@ -142,7 +142,9 @@ def check(acked: dict[int, int], sub: Subscriber, round_no: int) -> None:
 @pytest.mark.time_limit(300)
 def test_acknowledged_messages_survive_sigkill(make_broker, tmp_path):
     rng = random.Random(int(os.environ.get("HERMOD_CRASH_SEED", time.time_ns() % 1_000_000)))
-    b = data_broker(make_broker, tmp_path, workers=2)
+    # The offline queue must hold every round's messages: a full queue drops the newest by
+    # policy (max_queued_messages), which is not what this test is about.
+    b = data_broker(make_broker, tmp_path, workers=2, max_queued_messages=10_000_000)
     sub = Subscriber(unique_id("durable"))
     sub.connect(b.port, subscribe=True)
     sub.client.disconnect(wait=True)
