@@ -421,27 +421,8 @@ class RawClient5(mqtt_raw.RawClient):
         super().__init__(host, port, timeout)
         self.aliases: dict[int, str] = {}
 
-    def _try_decode(self) -> Optional[Packet5]:
-        # The framing of RawClient._try_decode; only the packet parser differs.
-        buf = self._buf
-        if len(buf) < 2:
-            return None
-        length, mult, i = 0, 1, 1
-        while True:
-            if i >= len(buf):
-                return None
-            byte = buf[i]
-            length += (byte & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if not byte & 0x80:
-                break
-            if i > 4:
-                raise ValueError("server sent a remaining length of more than 4 bytes")
-        if len(buf) < i + length:
-            return None
-        first, body = buf[0], bytes(buf[i:i + length])
-        del buf[:i + length]
+    def _parse(self, first: int, body: bytes) -> Packet5:
+        # RawClient's framing; only the packet parser and alias resolution differ.
         p = parse(first, body)
         if p.type == PUBLISH and TOPIC_ALIAS in p.props:
             alias = p.props.get(TOPIC_ALIAS)

@@ -311,7 +311,11 @@ class RawClient:
             return None
         first, body = buf[0], bytes(buf[i:i + length])
         del buf[:i + length]
-        return parse(first, body)
+        return self._parse(first, body)
+
+    def _parse(self, first_byte: int, body: bytes) -> Packet:
+        """Decodes one complete packet; subclasses speaking another version override this."""
+        return parse(first_byte, body)
 
     def recv(self, timeout: Optional[float] = None) -> Packet:
         """The next packet, waiting at most `timeout` seconds."""
