@@ -25,6 +25,18 @@ store::BodyRecord to_body_record(const Message& m) {
   return r;
 }
 
+store::QueueRecord to_queue_record(const OutboundMessage& out, std::uint16_t packet_id, std::uint8_t state) {
+  store::QueueRecord r;
+  r.body_id = out.message->store_id;
+  r.qos = out.qos;
+  r.retain = out.retain;
+  r.packet_id = packet_id;
+  r.state = state;
+  r.subscription_ids = out.subscription_ids;
+  r.shared_filter = out.shared_filter;
+  return r;
+}
+
 std::shared_ptr<Message> from_body_record(store::BodyRecord&& r) {
   auto m = std::make_shared<Message>();
   m->topic = std::move(r.topic);

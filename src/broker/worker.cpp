@@ -306,15 +306,8 @@ void Worker::store_inflight(Session& s, mqtt::PacketId id, const InflightMessage
   if (m.out.store_key == 0 || !m.out.message) return;
   auto* w = writes();
   if (!w) return;
-  store::QueueRecord r;
-  r.body_id = m.out.message->store_id;
-  r.qos = m.out.qos;
-  r.retain = m.out.retain;
-  r.packet_id = id;
-  r.state = static_cast<std::uint8_t>(m.state);
-  r.subscription_ids = m.out.subscription_ids;
-  r.shared_filter = m.out.shared_filter;
-  w->put(store::queue_key(s.uid(), m.out.store_key), store::encode(r));
+  w->put(store::queue_key(s.uid(), m.out.store_key),
+         store::encode(to_queue_record(m.out, id, static_cast<std::uint8_t>(m.state))));
 }
 
 void Worker::forget_stored(Session& s, OutboundMessage& out) {
@@ -447,13 +440,7 @@ void Worker::store_delivery(const SubscriberRef& who, OutboundMessage& out) {
     w->put(store::body_key(m.store_id), store::encode(to_body_record(m)));
   }
   out.store_key = next_store_id();
-  store::QueueRecord r;
-  r.body_id = m.store_id;
-  r.qos = out.qos;
-  r.retain = out.retain;
-  r.subscription_ids = out.subscription_ids;
-  r.shared_filter = out.shared_filter;
-  w->put(store::queue_key(who.session, out.store_key), store::encode(r));
+  w->put(store::queue_key(who.session, out.store_key), store::encode(to_queue_record(out, 0, 0)));
 }
 
 void Worker::route_to(const SubscriberRef& who, OutboundMessage out) {
