@@ -135,7 +135,7 @@ measure() {
   shift
   local port pid out cpu0 cpu1 rss0 rss1 hwm hold slab0 slab_hold t0 t1 rc=0
   RUN_RT=0
-  [[ $key == latency ]] && RUN_RT=$RT_LATENCY
+  [[ $key == latency || $key == durable_ack ]] && RUN_RT=$RT_LATENCY
   port=$(free_port)
   start_broker "$broker" "$port" "$bcpus" "${bopts[@]}"
   pid=$BROKER_PID
@@ -234,6 +234,79 @@ for rep in $(seq "$REPS"); do
       pairs --clients 16 --qos 0 --size 64 --duration "$DURATION" --threads 2
   done
 done
+
+# ------------------------------------------------------------------------- durability (issue 5)
+# QoS 1 from 16 publishers to 16 persistent subscribers: every message is stored before its
+# PUBACK (body + queue entry) and deleted after the subscriber's PUBACK. The store lives on the
+# build disk, not tmpfs, so that fsync means a disk flush. Mosquitto (no persistence) is run
+# once per repetition as a reference.
+STORE_DIR=${BENCH_STORE_DIR:-$ROOT/build/bench-store}
+rm -rf "$STORE_DIR"
+mkdir -p "$STORE_DIR"
+log "durability: QoS 1 to persistent subscribers in store modes memory, wal, fsync"
+for rep in $(seq "$REPS"); do
+  for mode in memory wal fsync; do
+    rm -rf "$STORE_DIR/durable"
+    measure durable_tput "hermod-$mode" "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 \
+      --data-dir "$STORE_DIR/durable" --store-mode "$mode" -- \
+      pairs --clients 16 --qos 1 --size 64 --persistent --duration "$DURATION"
+    rm -rf "$STORE_DIR/durable"
+    measure durable_ack "hermod-$mode" "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 \
+      --data-dir "$STORE_DIR/durable" --store-mode "$mode" -- \
+      latency --clients 16 --qos 1 --size 64 --persistent --rate 2000 --duration "$DURATION"
+  done
+  measure durable_tput mosquitto "$rep" "$GEN_CPU" "$BROKER_CPU" -- \
+    pairs --clients 16 --qos 1 --size 64 --persistent --duration "$DURATION"
+done
+rm -rf "$STORE_DIR/durable"
+
+# Recovery: a store with 100 000 offline persistent sessions and 10 000 000 queued QoS 1
+# messages (written by hermod_store_fill with the broker's own record encoders; each body shared
+# by 100 sessions), then the broker started on it (2 workers, unpinned) BENCH_REPS times. Each
+# start: time to listening and the broker's own "recovered ... in N ms", RSS, then one session
+# reconnects and must receive exactly its 100 messages, and the broker stops gracefully.
+RECOVERY_SESSIONS=${BENCH_RECOVERY_SESSIONS:-100000}
+RECOVERY_QUEUED=${BENCH_RECOVERY_QUEUED:-100}
+FILL=$BUILD/bench/hermod_store_fill
+if [[ -x $FILL ]]; then
+  log "recovery: filling a store with $RECOVERY_SESSIONS sessions x $RECOVERY_QUEUED queued messages"
+  fill_json=$("$FILL" --dir "$STORE_DIR/recovery" --sessions "$RECOVERY_SESSIONS" --queued "$RECOVERY_QUEUED" --sharing 100)
+  store_kb=$(du -sk "$STORE_DIR/recovery" | cut -f1)
+  for rep in $(seq "$REPS"); do
+    port=$(free_port)
+    t0=$(now)
+    "$HERMOD" -c "$WORK/hermod.toml" -p "$port" --workers 2 --data-dir "$STORE_DIR/recovery" \
+      >"$WORK/recovery.log" 2>&1 &
+    pid=$!
+    BROKER_PIDS+=("$pid")
+    listening=0
+    for _ in $(seq 1200); do
+      if ss -Hltn "sport = :$port" | grep -q LISTEN; then listening=1; break; fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    t1=$(now)
+    rss=$(mem_of "$pid" VmRSS || echo 0)
+    recovered_ms=$(sed -n 's/.*recovered .* in \([0-9]*\) ms.*/\1/p' "$WORK/recovery.log" | tail -1)
+    device=$((rep * 997 % RECOVERY_SESSIONS + 1))
+    group=$(((device - 1) / 100))
+    got=0
+    if ((listening)); then
+      got=$(timeout 30 mosquitto_sub -p "$port" -i "device-$device" -c -q 1 -t "fleet/group$group/cmd" \
+        -C "$RECOVERY_QUEUED" -W 20 2>/dev/null | wc -l || true)
+    fi
+    t2=$(now)
+    stop_broker "$pid"
+    t3=$(now)
+    printf '{"key":"recovery","broker":"hermod","rep":%s,"rc":%s,"fill":%s,"store_kb":%s,"listen_s":%s,"recovered_ms":%s,"rss_kb":%s,"received":%s,"expected":%s,"stop_s":%s,"gen":{}}\n' \
+      "$rep" "$((1 - listening))" "$fill_json" "$store_kb" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" \
+      "${recovered_ms:-null}" "${rss:-0}" "$got" "$RECOVERY_QUEUED" "$(awk -v a="$t2" -v b="$t3" 'BEGIN{printf "%.3f", b-a}')" >>"$RESULTS"
+    log "recovery rep $rep: listening after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s (recovered in ${recovered_ms:-?} ms), RSS ${rss:-?} KiB, session drained $got of $RECOVERY_QUEUED"
+  done
+  rm -rf "$STORE_DIR/recovery"
+else
+  log "no $FILL (built with HERMOD_BENCH=OFF?); recovery benchmark skipped"
+fi
 
 # ---------------------------------------------------------------------------- micro-benchmarks
 MICRO=()

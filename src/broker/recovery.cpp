@@ -1,6 +1,9 @@
 // Start-up recovery: rebuilds the broker's state from the store before the workers start, so
 // this runs on the main thread and may call into every worker directly.
+#include <algorithm>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "broker/broker.hpp"
 #include "broker/log.hpp"
@@ -10,10 +13,73 @@
 namespace hermod::broker {
 
 namespace {
+
 struct Placed {
   Worker* worker;
   Session* session;
 };
+
+struct QueueScan {
+  std::size_t queued = 0;
+  std::uint64_t max_id = 0;
+  std::vector<std::string> orphans;  // keys to delete: no session, no body, or undecodable
+};
+
+// One thread's share of the queue records: from `from` to `to` (exclusive).
+QueueScan scan_queues(store::Store& store, std::string_view from, std::string_view to,
+                      const std::unordered_map<std::uint64_t, Placed>& sessions,
+                      const std::unordered_map<std::uint64_t, std::shared_ptr<Message>>& bodies) {
+  QueueScan out;
+  // Keys come in session order, and a session's messages often share bodies with its
+  // neighbours': remember the last lookup of each.
+  std::uint64_t last_uid = 0;
+  Session* session = nullptr;
+  store.scan_range(from, to, [&](std::string_view k, std::string_view v) {
+    const auto uid = store::key_u64(k, 1);
+    const auto seq = store::key_u64(k, 9);
+    if (uid != last_uid || !session) {
+      auto it = sessions.find(uid);
+      session = it == sessions.end() ? nullptr : it->second.session;
+      last_uid = uid;
+    }
+    auto r = store::decode_queue(v);
+    if (!session || !r) {
+      out.orphans.emplace_back(k);
+      return;
+    }
+    std::shared_ptr<Message> message;
+    if (r->body) {
+      message = from_body_record(std::move(*r->body));  // its only stored recipient
+    } else {
+      auto body = bodies.find(r->body_id);
+      if (body == bodies.end()) {
+        out.orphans.emplace_back(k);
+        return;
+      }
+      message = body->second;
+      message->store_refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    out.max_id = std::max(out.max_id, seq);
+    OutboundMessage msg;
+    msg.message = std::move(message);
+    msg.qos = r->qos;
+    msg.retain = r->retain;
+    msg.inline_body = r->body.has_value();
+    msg.subscription_ids = std::move(r->subscription_ids);
+    msg.shared_filter = std::move(r->shared_filter);
+    msg.store_key = seq;
+    if (r->packet_id != 0) {
+      // In flight when the broker stopped: resent with DUP (or PUBREL) when the client returns.
+      session->inflight()[r->packet_id] =
+          InflightMessage{std::move(msg), session->next_sequence(), static_cast<InflightMessage::State>(r->state)};
+    } else {
+      session->restore_queued(std::move(msg));
+    }
+    ++out.queued;
+  });
+  return out;
+}
+
 }  // namespace
 
 void Broker::recover() {
@@ -77,28 +143,37 @@ void Broker::recover() {
     it->second.session->inbound_qos2().insert(pid);
   });
 
-  std::size_t queued = 0;
-  store_->scan("q", [&](std::string_view k, std::string_view v) {
-    const auto uid = store::key_u64(k, 1);
-    const auto seq = store::key_u64(k, 9);
-    auto it = sessions.find(uid);
-    auto r = store::decode_queue(v);
-    if (it == sessions.end() || !r) return cleanup.del(k);
-    auto body = bodies.find(r->body_id);
-    if (body == bodies.end()) return cleanup.del(k);
-    max_id = std::max(max_id, seq);
-    body->second->store_refs.fetch_add(1, std::memory_order_relaxed);
-    OutboundMessage out{body->second, r->qos, r->retain, std::move(r->subscription_ids), std::move(r->shared_filter), seq};
-    Session& s = *it->second.session;
-    if (r->packet_id != 0) {
-      // In flight when the broker stopped: resent with DUP (or PUBREL) when the client returns.
-      s.inflight()[r->packet_id] =
-          InflightMessage{std::move(out), s.next_sequence(), static_cast<InflightMessage::State>(r->state)};
+  // Queued and in-flight messages are most of a large store: threads read disjoint ranges of
+  // sessions (no two touch one session; body reference counts are atomic).
+  std::vector<std::uint64_t> uids;
+  uids.reserve(sessions.size());
+  for (const auto& [uid, placed] : sessions) uids.push_back(uid);
+  std::sort(uids.begin(), uids.end());
+  const std::size_t parts = uids.size() < 1000 ? 1 : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+  std::vector<QueueScan> scans(parts);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < parts; ++i) {
+    // Part i: the queues of sessions [uids[i*n/parts], uids[(i+1)*n/parts]); the first part also
+    // takes orphans below the first session, the last everything above.
+    const std::string from = i == 0 ? std::string("q") : store::queue_prefix(uids[i * uids.size() / parts]);
+    const std::string to = i + 1 == parts ? store::Store::prefix_end("q")
+                                          : store::queue_prefix(uids[(i + 1) * uids.size() / parts]);
+    auto scan = [this, &sessions, &bodies, &out = scans[i], from, to] {
+      out = scan_queues(*store_, from, to, sessions, bodies);
+    };
+    if (i + 1 == parts) {
+      scan();
     } else {
-      s.restore_queued(std::move(out));
+      threads.emplace_back(scan);
     }
-    ++queued;
-  });
+  }
+  for (auto& t : threads) t.join();
+  std::size_t queued = 0;
+  for (auto& part : scans) {
+    queued += part.queued;
+    max_id = std::max(max_id, part.max_id);
+    for (const auto& k : part.orphans) cleanup.del(k);
+  }
 
   for (auto& [id, m] : bodies) {
     if (m->store_refs.load(std::memory_order_relaxed) == 0) cleanup.del(store::body_key(id));

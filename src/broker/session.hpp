@@ -28,6 +28,12 @@ struct OutboundMessage {
   MessagePtr message;
   std::uint8_t qos = 0;  // delivery QoS: min(publish QoS, granted QoS)
   bool retain = false;   // retain flag as sent to this subscriber
+  // Store bookkeeping (see Worker::store_delivery). inline_body: the queue entry carries the
+  // body (this session was its only stored recipient), so no shared body reference is held.
+  // record_deferred: the entry is not written yet; the same turn writes it when the message is
+  // queued or goes in flight, so a message sent at once is written once, with its packet id.
+  bool inline_body = false;
+  bool record_deferred = false;
   std::vector<std::uint32_t> subscription_ids;  // MQTT 5: of every matching subscription
   std::string shared_filter;  // "$share/g/f" when delivered through a shared subscription
   std::uint64_t store_key = 0;  // its queue entry in the store; 0: not stored
@@ -107,6 +113,7 @@ class Session {
   bool queue_empty() const { return !queue_ || queue_->empty(); }
   std::size_t queue_size() const { return queue_ ? queue_->size() : 0; }
   OutboundMessage dequeue();
+  OutboundMessage& queue_back() { return queue_->back(); }
 
   // Inbound QoS 2: packet ids whose PUBLISH was received and whose PUBREL was not.
   std::unordered_set<mqtt::PacketId>& inbound_qos2() { return inbound_qos2_; }

@@ -224,7 +224,7 @@ void Worker::destroy_session(Session& s) {
       out.retain = false;
       out.subscription_ids.clear();
       if (other->subscription_id) out.subscription_ids.push_back(other->subscription_id);
-      if (other->persistent && out.qos > 0) store_delivery(other->who, out);
+      if (other->persistent && out.qos > 0) store_delivery(other->who, out, false);
       route_to(other->who, std::move(out));
     }
   };
@@ -302,10 +302,11 @@ void Worker::store_subscription(Session& s, const std::string& filter, const Sub
   }
 }
 
-void Worker::store_inflight(Session& s, mqtt::PacketId id, const InflightMessage& m) {
+void Worker::store_inflight(Session& s, mqtt::PacketId id, InflightMessage& m) {
   if (m.out.store_key == 0 || !m.out.message) return;
   auto* w = writes();
   if (!w) return;
+  m.out.record_deferred = false;
   w->put(store::queue_key(s.uid(), m.out.store_key),
          store::encode(to_queue_record(m.out, id, static_cast<std::uint8_t>(m.state))));
 }
@@ -316,7 +317,9 @@ void Worker::forget_stored(Session& s, OutboundMessage& out) {
   const std::uint64_t key = out.store_key;
   out.store_key = 0;
   if (!w) return;
-  w->del(store::queue_key(s.uid(), key));
+  if (!out.record_deferred) w->del(store::queue_key(s.uid(), key));
+  out.record_deferred = false;
+  if (out.inline_body) return;
   // The last stored reference to a body deletes it, on whichever worker that happens.
   if (out.message && out.message->store_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     w->del(store::body_key(out.message->store_id));
@@ -406,6 +409,16 @@ std::size_t Worker::publish(const MessagePtr& msg) {
   std::sort(matches_.begin(), matches_.end(), [](const RouteEntry* a, const RouteEntry* b) {
     return std::tie(a->who.worker, a->who.session) < std::tie(b->who.worker, b->who.session);
   });
+  // Sessions that will store this message: with only one, its body goes inline in that entry.
+  std::size_t stored_recipients = 0;
+  if (store_ && msg->qos > 0) {
+    for (std::size_t i = 0; i < matches_.size() && stored_recipients < 2; ++i) {
+      if (matches_[i]->persistent && matches_[i]->options.qos > 0 &&
+          (i == 0 || !(matches_[i - 1]->who == matches_[i]->who))) {
+        ++stored_recipients;
+      }
+    }
+  }
   std::size_t routed = 0;
   for (std::size_t i = 0; i < matches_.size();) {
     const RouteEntry* first = matches_[i];
@@ -424,23 +437,36 @@ std::size_t Worker::publish(const MessagePtr& msg) {
     }
     if (!any) continue;
     ++routed;
-    if (first->persistent && out.qos > 0) store_delivery(first->who, out);
+    if (first->persistent && out.qos > 0) store_delivery(first->who, out, stored_recipients == 1);
     route_to(first->who, std::move(out));
   }
   return routed;
 }
 
-void Worker::store_delivery(const SubscriberRef& who, OutboundMessage& out) {
+void Worker::store_delivery(const SubscriberRef& who, OutboundMessage& out, bool sole) {
   auto* w = writes();
   if (!w) return;
   const Message& m = *out.message;
-  if (m.store_refs.fetch_add(1, std::memory_order_acq_rel) == 0) {
+  out.inline_body = sole;
+  if (!sole && m.store_refs.fetch_add(1, std::memory_order_acq_rel) == 0) {
     // The first stored recipient stores the body; the rest reference it.
     if (m.store_id == 0) m.store_id = next_store_id();
     w->put(store::body_key(m.store_id), store::encode(to_body_record(m)));
   }
   out.store_key = next_store_id();
+  if (who.worker == index_) {
+    // Delivered by route_to() right now, in this turn: deliver() writes the entry once it knows
+    // whether the message goes in flight (with its packet id) or waits in the queue.
+    out.record_deferred = true;
+    return;
+  }
   w->put(store::queue_key(who.session, out.store_key), store::encode(to_queue_record(out, 0, 0)));
+}
+
+void Worker::store_queued(Session& s, OutboundMessage& out) {
+  if (!out.record_deferred) return;
+  out.record_deferred = false;
+  if (auto* w = writes()) w->put(store::queue_key(s.uid(), out.store_key), store::encode(to_queue_record(out, 0, 0)));
 }
 
 void Worker::route_to(const SubscriberRef& who, OutboundMessage out) {
@@ -475,7 +501,9 @@ void Worker::deliver(Session& s, OutboundMessage out) {
     if (!queue || !s.enqueue(out, limits)) {
       stats_.messages_dropped.add();
       forget_stored(s, out);
+      return;
     }
+    store_queued(s, s.queue_back());
     return;
   }
   if (out.qos == 0) {
@@ -488,6 +516,8 @@ void Worker::deliver(Session& s, OutboundMessage out) {
   } else if (!s.enqueue(out, limits)) {
     stats_.messages_dropped.add();
     forget_stored(s, out);
+  } else {
+    store_queued(s, s.queue_back());
   }
 }
 
@@ -497,6 +527,8 @@ void Worker::send_inflight(Session& s, OutboundMessage out) {
     if (!s.enqueue(out, config().limits)) {
       stats_.messages_dropped.add();
       forget_stored(s, out);
+    } else {
+      store_queued(s, s.queue_back());
     }
     return;
   }

@@ -144,7 +144,7 @@ class Worker {
   void unstore_session(Session& s);
   void store_subscription(Session& s, const std::string& filter, const SubscriptionRecord& r, bool add);
   // Records the entry's current state (packet id, handshake step).
-  void store_inflight(Session& s, mqtt::PacketId id, const InflightMessage& m);
+  void store_inflight(Session& s, mqtt::PacketId id, InflightMessage& m);
   // The message left the session (acknowledged, dropped, expired): delete its entry.
   void forget_stored(Session& s, OutboundMessage& out);
   // Keys for new queue entries and bodies; recovery raises the floor past stored ones.
@@ -159,7 +159,11 @@ class Worker {
   void end_turn();
   void flush_outboxes();
   void flush_dirty();
-  void store_delivery(const SubscriberRef& who, OutboundMessage& out);
+  // Stores a QoS 1/2 delivery to a persistent session before the publisher is acknowledged.
+  // `sole`: the only stored recipient of this message, so the body goes inline in its entry.
+  void store_delivery(const SubscriberRef& who, OutboundMessage& out, bool sole);
+  // A stored message was queued: writes its entry if that was deferred (see OutboundMessage).
+  void store_queued(Session& s, OutboundMessage& out);
   void on_deliveries(std::vector<Delivery>& batch);
   void send_inflight(Session& s, OutboundMessage out);
   void route_to(const SubscriberRef& who, OutboundMessage out);

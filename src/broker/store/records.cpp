@@ -129,6 +129,7 @@ std::string encode(const QueueRecord& r) {
   append_u16(out, static_cast<std::uint16_t>(r.subscription_ids.size()));
   for (auto id : r.subscription_ids) append_u32(out, id);
   append_string(out, r.shared_filter);
+  if (r.body) out.append(encode(*r.body));
   return out;
 }
 
@@ -155,6 +156,11 @@ std::optional<QueueRecord> decode_queue(std::string_view v) {
   auto shared = in.binary();
   if (!shared) return std::nullopt;
   r.shared_filter = std::string(*shared);
+  if (!in.empty()) {
+    r.body = decode_body(in.rest());
+    if (!r.body) return std::nullopt;
+  }
+  if (r.body_id == 0 && !r.body) return std::nullopt;
   return r;
 }
 

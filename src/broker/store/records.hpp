@@ -3,7 +3,8 @@
 //   s<uid>              session: client id, expiry interval, time it went offline
 //   u<uid><filter>      subscription: options, subscription identifier
 //   i<uid><packet id>   inbound QoS 2 packet id awaiting PUBREL
-//   q<uid><seq>         a message queued or in flight for a session: body id, QoS, packet id, state
+//   q<uid><seq>         a message queued or in flight for a session: body id, QoS, packet id, state;
+//                       a message with one stored recipient carries its body inline (body id 0)
 //   m<body id>          a message body, stored once however many sessions reference it
 //   r<topic>            a retained message
 // Times are wall-clock milliseconds since the epoch, so they mean the same after a restart.
@@ -48,18 +49,6 @@ struct SubscriptionRecordValue {
 std::string encode(const SubscriptionRecordValue& r);
 std::optional<SubscriptionRecordValue> decode_subscription(std::string_view v);
 
-struct QueueRecord {
-  std::uint64_t body_id = 0;
-  std::uint8_t qos = 1;
-  bool retain = false;
-  std::uint16_t packet_id = 0;  // 0: queued, not sent yet
-  std::uint8_t state = 0;       // InflightMessage::State when packet_id != 0
-  std::vector<std::uint32_t> subscription_ids;
-  std::string shared_filter;
-};
-std::string encode(const QueueRecord& r);
-std::optional<QueueRecord> decode_queue(std::string_view v);
-
 struct BodyRecord {
   std::string topic;
   std::string payload;
@@ -70,5 +59,19 @@ struct BodyRecord {
 };
 std::string encode(const BodyRecord& r);
 std::optional<BodyRecord> decode_body(std::string_view v);
+
+struct QueueRecord {
+  std::uint64_t body_id = 0;
+  std::uint8_t qos = 1;
+  bool retain = false;
+  std::uint16_t packet_id = 0;  // 0: queued, not sent yet
+  std::uint8_t state = 0;       // InflightMessage::State when packet_id != 0
+  std::vector<std::uint32_t> subscription_ids;
+  std::string shared_filter;
+  std::optional<BodyRecord> body;  // inline body, when body_id is 0
+};
+std::string encode(const QueueRecord& r);
+std::optional<QueueRecord> decode_queue(std::string_view v);
+
 
 }  // namespace hermod::broker::store

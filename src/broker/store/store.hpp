@@ -74,6 +74,11 @@ class Store {
 
   // Calls f(key, value) for every key starting with `prefix`, in key order. Start-up only.
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& f);
+  // The same for every key in [from, to). Several threads may scan disjoint ranges at once.
+  void scan_range(std::string_view from, std::string_view to,
+                  const std::function<void(std::string_view, std::string_view)>& f);
+  // The smallest key greater than every key starting with `prefix`.
+  static std::string prefix_end(std::string_view prefix);
 
   // Moves a store that cannot be opened aside as DIR.bad-<time> so a new one can start; returns
   // the new name. Nothing is deleted.

@@ -58,6 +58,9 @@ void add_options(CLI::App& app, BenchOptions& o, std::string& protocol) {
                  "fanin 100)")
       ->check(CLI::Range(1u, 1'000'000u));
   app.add_option("-k,--keepalive", o.keepalive, "keep alive in seconds sent in CONNECT (default 600)");
+  app.add_flag("--persistent", o.persistent,
+               "subscribers use persistent sessions (3.1.1 clean session 0, MQTT 5 session expiry 300 s), so "
+               "a broker with a store writes QoS 1/2 deliveries to disk before acknowledging");
   app.add_flag("--json", o.json, "one JSON object per line instead of the table");
   app.add_option("--label", o.label, "free text copied into the output (e.g. the broker's name)");
   app.add_option("-N,--connections", o.connections, "conns: connections to open (capped by the fd limit; default 1000)");

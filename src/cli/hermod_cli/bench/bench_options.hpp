@@ -28,6 +28,7 @@ struct BenchOptions {
   double rate = 0;             // messages/s over all publishers; 0: as fast as the window allows
   std::uint32_t clients = 16;  // pairs, subscribers (fanout), publishers (fanin)
   std::uint16_t keepalive = 600;
+  bool persistent = false;     // subscribers keep their sessions (clean session 0 / expiry 300 s)
   bool json = false;
   std::string label;           // free text copied into the output (e.g. the broker's name)
 

@@ -56,8 +56,9 @@ std::string describe(const BenchOptions& o, const TrafficResult& r) {
     case Scenario::conns: break;
   }
   std::string rate = o.rate > 0 ? fmt::format(", {:.0f} msg/s offered", o.rate) : std::string();
-  return fmt::format("{}: {}, QoS {}, {} B payload, window {}{}, {} thread{}, {:.1f} s", to_string(o.scenario), who,
-                     o.qos, o.size, o.window, rate, o.threads, o.threads == 1 ? "" : "s", o.duration);
+  return fmt::format("{}: {}, QoS {}{}, {} B payload, window {}{}, {} thread{}, {:.1f} s", to_string(o.scenario), who,
+                     o.qos, o.persistent ? " (persistent subscribers)" : "", o.size, o.window, rate, o.threads,
+                     o.threads == 1 ? "" : "s", o.duration);
 }
 
 }  // namespace
@@ -80,6 +81,11 @@ void print_traffic(const BenchOptions& o, const TrafficResult& r) {
     j += fmt::format("\"lat_p50_us\":{:.1f},\"lat_p99_us\":{:.1f},\"lat_p999_us\":{:.1f},\"lat_max_us\":{:.1f},"
                      "\"lat_mean_us\":{:.1f},",
                      us(l.quantile(0.5)), us(l.quantile(0.99)), us(l.quantile(0.999)), us(l.max()), l.mean() / 1000);
+    const auto& a = r.ack_latency;
+    j += fmt::format("\"persistent\":{},\"acks\":{},\"ack_p50_us\":{:.1f},\"ack_p99_us\":{:.1f},\"ack_p999_us\":{:.1f},"
+                     "\"ack_max_us\":{:.1f},",
+                     o.persistent, a.count(), us(a.quantile(0.5)), us(a.quantile(0.99)), us(a.quantile(0.999)),
+                     us(a.max()));
     j += fmt::format("\"gen_cpu_s\":{:.3f},\"gen_wall_s\":{:.3f},\"gen_cpu_pct\":{:.1f},\"error\":{}}}", r.self.cpu_s,
                      r.self.wall_s, r.self.cpu_pct(), json_string(r.error));
     std::puts(j.c_str());
@@ -95,6 +101,11 @@ void print_traffic(const BenchOptions& o, const TrafficResult& r) {
   t += fmt::format("  latency     p50 {}  p99 {}  p99.9 {}  max {}  (mean {})\n", pretty_ns(l.quantile(0.5)),
                    pretty_ns(l.quantile(0.99)), pretty_ns(l.quantile(0.999)), pretty_ns(l.max()),
                    pretty_ns(static_cast<std::uint64_t>(l.mean())));
+  if (const auto& a = r.ack_latency; a.count() > 0) {
+    t += fmt::format("  ack latency p50 {}  p99 {}  p99.9 {}  max {}  (PUBLISH to {})\n", pretty_ns(a.quantile(0.5)),
+                     pretty_ns(a.quantile(0.99)), pretty_ns(a.quantile(0.999)), pretty_ns(a.max()),
+                     o.qos == 1 ? "PUBACK" : "PUBREC");
+  }
   if (o.rate > 0) t += fmt::format("  send lag    max {} behind schedule\n", pretty_ns(r.max_send_lag_ns));
   t += fmt::format("  checks      lost {}  duplicated {}  reordered {}  misrouted {}  corrupt {}  wrong QoS {}  "
                    "unacked {}  stalls {}\n",

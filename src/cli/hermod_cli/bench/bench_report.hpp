@@ -38,6 +38,7 @@ struct TrafficResult {
   std::uint64_t max_send_lag_ns = 0;  // rate mode: latest a message left after its due time
   std::string error;               // set when the run could not be completed
   LatencyHistogram latency;
+  LatencyHistogram ack_latency;    // QoS 1/2: PUBLISH sent to PUBACK/PUBREC received
   SelfCost self;
 
   double rate() const { return window_s > 0 ? static_cast<double>(in_window) / window_s : 0; }

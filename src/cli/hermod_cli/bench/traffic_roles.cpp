@@ -21,10 +21,13 @@ constexpr std::uint64_t kMaxBatch = 1024;
 // and this generator take turns instead of working at the same time.
 constexpr std::uint64_t kWindowSlices = 4;
 
-mqtt::Connect make_connect(const std::string& client_id, std::uint16_t keepalive, mqtt::ProtocolVersion v) {
+mqtt::Connect make_connect(const std::string& client_id, std::uint16_t keepalive, mqtt::ProtocolVersion v,
+                           bool persistent = false) {
   mqtt::Connect c;
   c.version = v;
-  c.clean_start = true;
+  // A persistent subscriber starts fresh too (clean start) but keeps its session afterwards.
+  c.clean_start = !persistent || mqtt::is_v5(v);
+  if (persistent && mqtt::is_v5(v)) c.props.session_expiry_interval = 300;
   c.keep_alive = keepalive;
   c.client_id = client_id;
   return c;
@@ -66,12 +69,13 @@ std::string bench_client_id(const char* what, std::uint32_t index) {
 // -------------------------------------------------------------------------------- Publisher
 
 Publisher::Publisher(std::uint32_t index, std::string topic, Loop& loop, std::size_t loop_index, const BenchOptions& o,
-                     const RunClock& clock, double rate)
+                     const RunClock& clock, double rate, LatencyHistogram& ack_latency)
     : index_(index),
       topic_(std::move(topic)),
       loop_(loop),
       loop_index_(loop_index),
       clock_(clock),
+      ack_latency_(ack_latency),
       conn_(loop, *this, o.version),
       qos_(o.qos),
       size_(std::max(o.size, kPayloadHeaderSize)),
@@ -80,7 +84,10 @@ Publisher::Publisher(std::uint32_t index, std::string topic, Loop& loop, std::si
       interval_ns_(rate > 0 ? std::max<std::uint64_t>(1, static_cast<std::uint64_t>(1e9 / rate)) : 0),
       keepalive_(o.keepalive),
       filler_(size_ - kPayloadHeaderSize, 'x') {
-  if (qos_ > 0) ids_.assign(65536, 0);
+  if (qos_ > 0) {
+    ids_.assign(65536, 0);
+    sent_at_.assign(65536, 0);
+  }
 }
 
 void Publisher::on_open(BenchConnection& c) { c.send(make_connect(bench_client_id("pub", index_), keepalive_, c.version())); }
@@ -90,9 +97,13 @@ void Publisher::on_closed(BenchConnection&, std::string_view why) {
 }
 
 void Publisher::on_packet(BenchConnection&, mqtt::Packet&& p) {
-  if (auto* a = std::get_if<mqtt::Puback>(&p)) return release_id(a->packet_id, 1);
+  if (auto* a = std::get_if<mqtt::Puback>(&p)) {
+    if (a->packet_id < ids_.size() && ids_[a->packet_id] == 1) record_ack(a->packet_id);
+    return release_id(a->packet_id, 1);
+  }
   if (auto* r = std::get_if<mqtt::Pubrec>(&p)) {
     if (r->packet_id < ids_.size() && ids_[r->packet_id] == 2) {
+      record_ack(r->packet_id);
       ids_[r->packet_id] = 3;
       append_ack(conn_.out(), mqtt::PacketType::pubrel, r->packet_id, conn_.version());
       conn_.queued();
@@ -109,6 +120,11 @@ void Publisher::on_packet(BenchConnection&, mqtt::Packet&& p) {
     if (mqtt::is_v5(conn_.version())) receive_maximum_ = ack->props.receive_maximum.value_or(65535);
     ready_ = true;
   }
+}
+
+void Publisher::record_ack(std::uint16_t id) {
+  const std::uint64_t now = now_ns();
+  ack_latency_.record(now > sent_at_[id] ? now - sent_at_[id] : 0);
 }
 
 void Publisher::release_id(std::uint16_t id, std::uint8_t expected_state) {
@@ -186,7 +202,10 @@ void Publisher::emit(std::uint64_t n, std::uint64_t now) {
   mqtt::PublishHeader h{topic_, size_, static_cast<std::uint8_t>(qos_), false, false, 0, nullptr};
   PayloadHeader ph{index_, kPayloadMagic, 0, now};
   for (std::uint64_t i = 0; i < n; ++i) {
-    if (qos_ > 0) h.packet_id = allocate_id();
+    if (qos_ > 0) {
+      h.packet_id = allocate_id();
+      sent_at_[h.packet_id] = now;
+    }
     mqtt::encode_publish_header(h, conn_.version(), out);
     ph.seq = sent_value_ + i;
     out.append(reinterpret_cast<const char*>(&ph), sizeof ph);
@@ -210,14 +229,17 @@ Subscriber::Subscriber(std::uint32_t index, std::string filter, Loop& loop, std:
       latency_(latency),
       conn_(loop, *this, o.version),
       qos_(o.qos),
-      keepalive_(o.keepalive) {}
+      keepalive_(o.keepalive),
+      persistent_(o.persistent) {}
 
 void Subscriber::expect(std::uint32_t first_publisher, std::vector<Stream*> streams) {
   first_publisher_ = first_publisher;
   streams_ = std::move(streams);
 }
 
-void Subscriber::on_open(BenchConnection& c) { c.send(make_connect(bench_client_id("sub", index_), keepalive_, c.version())); }
+void Subscriber::on_open(BenchConnection& c) {
+  c.send(make_connect(bench_client_id("sub", index_), keepalive_, c.version(), persistent_));
+}
 
 void Subscriber::on_closed(BenchConnection&, std::string_view why) {
   if (failure_.empty()) failure_ = "subscriber " + std::to_string(index_) + ": " + std::string(why);

@@ -51,8 +51,10 @@ struct RoleFailure {
 class Publisher final : public ConnectionSink {
  public:
   // `rate`: this publisher's messages per second; 0: as fast as the window allows.
+  // `ack_latency` (the loop's) records the time from sending a QoS 1/2 PUBLISH to its PUBACK or
+  // PUBREC: what the broker's acknowledgement costs, including a store write before it.
   Publisher(std::uint32_t index, std::string topic, Loop& loop, std::size_t loop_index, const BenchOptions& o,
-            const RunClock& clock, double rate);
+            const RunClock& clock, double rate, LatencyHistogram& ack_latency);
 
   std::uint32_t index() const { return index_; }
   const std::string& topic() const { return topic_; }
@@ -88,12 +90,14 @@ class Publisher final : public ConnectionSink {
   void emit(std::uint64_t n, std::uint64_t now);
   std::uint16_t allocate_id();
   void release_id(std::uint16_t id, std::uint8_t expected_state);
+  void record_ack(std::uint16_t id);
 
   const std::uint32_t index_;
   const std::string topic_;
   Loop& loop_;
   const std::size_t loop_index_;
   const RunClock& clock_;
+  LatencyHistogram& ack_latency_;
   BenchConnection conn_;
   const int qos_;
   const std::size_t size_;
@@ -110,6 +114,7 @@ class Publisher final : public ConnectionSink {
 
   // QoS 1/2: per packet id 0 free, 1 awaiting PUBACK, 2 awaiting PUBREC, 3 awaiting PUBCOMP.
   std::vector<std::uint8_t> ids_;
+  std::vector<std::uint64_t> sent_at_;  // per packet id: when its PUBLISH was produced
   std::uint16_t next_id_ = 0;
   std::uint64_t unacked_ = 0;
   std::uint32_t receive_maximum_ = 65535;  // MQTT 5 CONNACK Receive Maximum
@@ -161,6 +166,7 @@ class Subscriber final : public ConnectionSink {
   BenchConnection conn_;
   const int qos_;
   const std::uint16_t keepalive_;
+  const bool persistent_;
   std::uint32_t first_publisher_ = 0;
   std::vector<Stream*> streams_;
   bool ready_ = false;

@@ -29,6 +29,7 @@ struct LoopContext {
   std::vector<Publisher*> pubs;
   std::vector<Subscriber*> subs;
   LatencyHistogram latency;
+  LatencyHistogram ack_latency;
 };
 
 class TrafficRun {
@@ -94,7 +95,7 @@ class TrafficRun {
 Publisher& TrafficRun::add_publisher(std::string topic, std::size_t loop, double rate) {
   auto& ctx = loops_[loop];
   pubs_.push_back(std::make_unique<Publisher>(static_cast<std::uint32_t>(pubs_.size()), std::move(topic), *ctx.loop,
-                                              loop, o_, clock_, rate));
+                                              loop, o_, clock_, rate, ctx.ack_latency));
   ctx.pubs.push_back(pubs_.back().get());
   return *pubs_.back();
 }
@@ -289,7 +290,10 @@ TrafficResult TrafficRun::collect() {
     last_delivery = std::max(last_delivery, c.last_delivery_ns);
     if (r.error.empty() && !s->failure().empty()) r.error = s->failure();
   }
-  for (const auto& ctx : loops_) r.latency.merge(ctx.latency);
+  for (const auto& ctx : loops_) {
+    r.latency.merge(ctx.latency);
+    r.ack_latency.merge(ctx.ack_latency);
+  }
   // With a count that was reached early, the window ends with the last delivery.
   std::uint64_t end = clock_.deadline_ns;
   if (o_.count != 0 && last_delivery != 0) end = std::min(end, last_delivery);
