@@ -265,6 +265,51 @@ bool flags_valid(const FixedHeader& h) {
 
 }  // namespace
 
+Result<std::optional<PublishView>> decode_publish_view(const FixedHeader& h, std::string_view body, ProtocolVersion v) {
+  if (h.type() != PacketType::publish) return std::optional<PublishView>();
+  if (body.size() != h.remaining_length) return kMalformed;
+  PublishView p;
+  p.dup = h.flags() & 0x08;
+  p.qos = (h.flags() >> 1) & 0x03;
+  p.retain = h.flags() & 0x01;
+  if (p.qos == 3) return Error{ReasonCode::malformed_packet, "PUBLISH QoS 3"};
+  if (p.qos == 0 && p.dup) return Error{ReasonCode::malformed_packet, "DUP set on QoS 0 PUBLISH"};
+  Reader in(body);
+  auto topic_r = in.utf8();
+  if (!topic_r) return topic_r.error();
+  const std::string_view topic = *topic_r;
+  if (p.qos > 0) {
+    auto id = nonzero_packet_id(in);
+    if (!id) return id.error();
+    p.packet_id = *id;
+  }
+  if (is_v5(v)) {
+    // Only a property length of 0 (one byte) takes this path; anything else is decoded whole.
+    auto length = in.u8();
+    if (!length) return length.error();
+    if (*length != 0) return std::optional<PublishView>();
+    if (topic.empty()) return Error{ReasonCode::protocol_error, "empty topic without topic alias"};
+  }
+  if (!is_valid_topic_name(topic)) return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
+  p.topic = topic;
+  p.payload = in.rest();
+  return std::optional<PublishView>(p);
+}
+
+Result<std::optional<PacketId>> decode_short_ack(const FixedHeader& h, std::string_view body) {
+  const auto t = h.type();
+  if ((t != PacketType::puback && t != PacketType::pubrec && t != PacketType::pubrel && t != PacketType::pubcomp) ||
+      h.remaining_length != 2 || body.size() != 2) {
+    return std::optional<PacketId>();
+  }
+  if (!flags_valid(h)) return kBadFlags;
+  Reader in(body);
+  auto id = nonzero_packet_id(in);
+  if (!id) return id.error();
+  return std::optional<PacketId>(*id);
+}
+
+
 Result<std::optional<FixedHeader>> parse_fixed_header(std::string_view data, std::uint32_t max_packet_size) {
   if (data.empty()) return std::optional<FixedHeader>{};
   auto len = decode_varint(data.substr(1));

@@ -43,6 +43,27 @@ Result<std::optional<FixedHeader>> parse_fixed_header(std::string_view data,
 // validated, topic names are checked, reserved bits must be zero.
 Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, ProtocolVersion version);
 
+// The broker's fast path for the two packets that make up almost all traffic, decoded without
+// building a Packet (whose Properties alone are ~500 bytes to construct and destroy):
+//  * a PUBLISH without properties (every 3.1/3.1.1 PUBLISH, and a 5.0 one whose property
+//    length is 0), as views into `body`;
+//  * an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) of exactly 2 bytes: packet id only.
+// nullopt: not such a packet (decode it with decode_packet). Errors are decode_packet's for the
+// same bytes, so either path may be taken for any input.
+struct PublishView {
+  std::string_view topic;
+  std::string_view payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  bool dup = false;
+  PacketId packet_id = 0;
+};
+Result<std::optional<PublishView>> decode_publish_view(const FixedHeader& header, std::string_view body,
+                                                       ProtocolVersion version);
+// The packet id of a 2-byte acknowledgement, or nullopt for any other packet (including an
+// acknowledgement with a reason code or properties). Errors: a zero packet id, reserved flags.
+Result<std::optional<PacketId>> decode_short_ack(const FixedHeader& header, std::string_view body);
+
 // A byte-stream decoder: feed() any split of the stream, then call next() until it returns nullopt.
 // After a CONNECT is decoded, later packets are read with the CONNECT's protocol version; a client
 // sets the version it sent with set_version(). After an error the stream is unusable.

@@ -1,7 +1,9 @@
 // decode_packet with a round-trip oracle. Input: one byte choosing the session's protocol version
 // (3.1, 3.1.1 or 5.0), then a packet. When it decodes, encoding the result and decoding that must
 // give the same packet, the encoding must be canonical (encoding it again changes nothing) and no
-// longer than the input, and PUBLISH's header-only encoding must agree with the whole one.
+// longer than the input, and PUBLISH's header-only encoding must agree with the whole one. The
+// broker's fast path (decode_publish_view, decode_short_ack) must agree with decode_packet
+// wherever it does not decline.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +40,28 @@ void check_publish_header(const Publish& p, ProtocolVersion v, const std::string
   FUZZ_CHECK(publish_size(h, v) == wire.size());
 }
 
+void check_fast_path(const FixedHeader& h, std::string_view body, ProtocolVersion v, const hermod::Result<Packet>& whole) {
+  auto view = decode_publish_view(h, body, v);
+  if (!view) {
+    FUZZ_CHECK(!whole.ok() && whole.error().code == view.error().code);
+    return;
+  }
+  if (*view) {
+    FUZZ_CHECK(whole.ok());
+    const auto* p = std::get_if<Publish>(&*whole);
+    FUZZ_CHECK(p && p->props.empty() && p->topic == (*view)->topic && p->payload == (*view)->payload &&
+               p->qos == (*view)->qos && p->retain == (*view)->retain && p->dup == (*view)->dup &&
+               p->packet_id == (*view)->packet_id);
+    return;
+  }
+  auto ack = decode_short_ack(h, body);
+  if (!ack) {
+    FUZZ_CHECK(!whole.ok() && whole.error().code == ack.error().code);
+    return;
+  }
+  if (*ack) FUZZ_CHECK(whole.ok() && type_of(*whole) == h.type());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -57,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   auto first = decode_packet(h, body, v);
+  check_fast_path(h, body, v, first);
   if (!first) {
     FUZZ_CHECK(is_decoder_error(first.error().code));
     return 0;
