@@ -1,6 +1,7 @@
 #include "mqtt/utf8.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace hermod::mqtt {
 
@@ -8,6 +9,17 @@ bool is_valid_mqtt_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
+    // Topics and most payloads are ASCII: eight bytes at a time while none has its high bit set
+    // and none is zero.
+    constexpr std::uint64_t kLow = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+      std::uint64_t v;
+      std::memcpy(&v, p, sizeof v);
+      if (((v | ((v - kLow) & ~v)) & kHigh) != 0) break;
+      p += 8;
+    }
+    if (p == end) break;
     const std::uint8_t c = *p;
     if (c < 0x80) {
       if (c == 0) return false;

@@ -90,5 +90,22 @@ TEST(Utf8, RejectsContinuationByteWithoutLead) {
   }
 }
 
+// Long ASCII runs are checked eight bytes at a time: a bad byte or a multi-byte character must be
+// seen wherever it falls relative to those blocks.
+TEST(Utf8, FindsABadByteAtEveryOffsetOfALongAsciiRun) {
+  const std::string ascii(40, 'a');
+  EXPECT_TRUE(is_valid_mqtt_utf8(ascii));
+  for (std::size_t at = 0; at < ascii.size(); ++at) {
+    for (const auto& bad : {bytes({0x00}), bytes({0x80}), bytes({0xFF}), bytes({0xC3}), bytes({0xED, 0xA0, 0x80})}) {
+      std::string s = ascii;
+      s.replace(at, 1, bad);
+      EXPECT_FALSE(is_valid_mqtt_utf8(s)) << "bad bytes at " << at << ": " << hex(s);
+    }
+    std::string good = ascii;
+    good.replace(at, 1, bytes({0xF0, 0x9D, 0x84, 0x9E}));  // U+1D11E
+    EXPECT_TRUE(is_valid_mqtt_utf8(good)) << hex(good);
+  }
+}
+
 }  // namespace
 }  // namespace hermod::mqtt
