@@ -8,7 +8,7 @@
 
 namespace hermod::broker {
 
-Broker::Broker(Config config) : config_(std::move(config)) {
+Broker::Broker(Config config) : config_(std::move(config)), auth_(config_.auth) {
   const auto n = config_.resolved_workers();
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
@@ -34,6 +34,7 @@ void Broker::open_store() {
 
 void Broker::start() {
   started_at_ = std::chrono::steady_clock::now();
+  auth_.load();
   open_store();
   for (const auto& l : config_.listeners) {
     boost::system::error_code ec;
@@ -59,6 +60,14 @@ void Broker::start() {
   started_ = true;
   logger("broker")->info("hermod {} started with {} worker{}", HERMOD_VERSION, workers_.size(),
                          workers_.size() == 1 ? "" : "s");
+}
+
+void Broker::reload() {
+  if (config_.auth.password_file.empty()) {
+    logger("broker")->info("SIGHUP: no password file configured, nothing to reload");
+    return;
+  }
+  auth_.reload();
 }
 
 void Broker::stop() {

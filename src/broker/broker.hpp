@@ -1,6 +1,7 @@
 // The broker: configuration, the workers, their listeners, and the few things every worker
-// shares (retained messages, the connection count, start time). Built and started on the main
-// thread; stop() is called from the main thread (on SIGINT/SIGTERM).
+// shares (retained messages, the connection count, start time, who may connect). Built and
+// started on the main thread; stop() and reload() are called from the main thread (on
+// SIGINT/SIGTERM and SIGHUP).
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/auth/authenticator.hpp"
 #include "broker/config.hpp"
 #include "broker/retained.hpp"
 #include "broker/store/store.hpp"
@@ -36,11 +38,14 @@ class Broker {
   explicit Broker(Config config);
   ~Broker();
 
-  // Opens the store and recovers its state (when a data directory is set), opens every
-  // listener on every worker (SO_REUSEPORT) and starts the worker threads. Throws
-  // store::StoreError for a store that cannot be used, std::runtime_error naming the listener
-  // when a bind fails.
+  // Reads the password file (when one is configured), opens the store and recovers its state
+  // (when a data directory is set), opens every listener on every worker (SO_REUSEPORT) and
+  // starts the worker threads. Throws ConfigError for a bad password file, store::StoreError for
+  // a store that cannot be used, std::runtime_error naming the listener when a bind fails.
   void start();
+  // SIGHUP: reads the password file again; on an error the old one stays (logged). Connections
+  // already open are not affected.
+  void reload();
   // Closes listeners and connections, lets the workers finish, joins them.
   void stop();
 
@@ -50,6 +55,7 @@ class Broker {
   // The worker that owns sessions with this client id.
   std::uint32_t home_worker(std::string_view client_id) const;
   RetainedStore& retained() { return retained_; }
+  const auth::Authenticator& auth() const { return auth_; }
   std::atomic<std::uint64_t>& connection_count() { return connections_; }
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
   BrokerTotals totals() const;
@@ -64,6 +70,7 @@ class Broker {
   // Members are destroyed in reverse order: the workers (and the connections they own) before the
   // shared state they use, and the $SYS timer before the worker it runs on.
   Config config_;
+  auth::Authenticator auth_;
   RetainedStore retained_;
   std::atomic<std::uint64_t> connections_{0};
   std::chrono::steady_clock::time_point started_at_;

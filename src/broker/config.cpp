@@ -1,5 +1,6 @@
 #include "broker/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -122,6 +123,25 @@ void read_features(const Reader& r, const toml::table& t, Features& f) {
   r.boolean(t, p, "shared_subscriptions", f.shared_subscriptions);
 }
 
+// A relative password_file is relative to the configuration file's directory, so the
+// configuration means the same whatever directory hermod was started from.
+void read_auth(const Reader& r, const toml::table& t, const std::string& source, AuthConfig& a) {
+  r.only(t, "auth.", {"password_file", "allow_anonymous"});
+  std::string file;
+  r.string(t, "auth.", "password_file", file);
+  if (!file.empty()) {
+    std::filesystem::path path(file);
+    if (path.is_relative()) path = std::filesystem::path(source).parent_path() / path;
+    a.password_file = std::filesystem::absolute(path).lexically_normal().string();
+  }
+  a.allow_anonymous = a.password_file.empty();
+  r.boolean(t, "auth.", "allow_anonymous", a.allow_anonymous);
+  if (!a.allow_anonymous && a.password_file.empty()) {
+    r.fail(t.get("allow_anonymous"), "auth.allow_anonymous",
+           "false needs auth.password_file (else no client could connect)");
+  }
+}
+
 void read_listeners(const Reader& r, const toml::table& root, Config& c) {
   const auto* node = root.get("listeners");
   if (!node) return;
@@ -163,7 +183,7 @@ Config parse_config(const std::string& text, const std::string& source) {
   Config c;
   c.source = source;
   const Reader r(source);
-  r.only(root, "", {"broker", "listeners", "limits", "features", "store"});
+  r.only(root, "", {"broker", "listeners", "limits", "features", "store", "auth"});
   if (const auto* t = r.table(root, "broker")) read_broker(r, *t, c);
   if (const auto* t = r.table(root, "limits")) read_limits(r, *t, c.limits);
   if (const auto* t = r.table(root, "features")) read_features(r, *t, c.features);
@@ -175,6 +195,7 @@ Config parse_config(const std::string& text, const std::string& source) {
       r.fail(t->get("mode"), "store.mode", "must be one of fsync, wal, memory");
     }
   }
+  if (const auto* t = r.table(root, "auth")) read_auth(r, *t, source, c.auth);
   read_listeners(r, root, c);
   return c;
 }

@@ -40,6 +40,12 @@ struct Features {
   bool shared_subscriptions = true;
 };
 
+// Who may connect (see docs/security.md).
+struct AuthConfig {
+  std::string password_file;    // absolute (resolved against the config file's directory); empty: none
+  bool allow_anonymous = true;  // clients without a user name; default false once a password file is set
+};
+
 struct Config {
   std::string source = "<embedded default>";  // file the values came from, for messages
   unsigned workers = 0;                        // 0: one per hardware thread
@@ -48,6 +54,7 @@ struct Config {
   std::vector<ListenerConfig> listeners{{"127.0.0.1", 1883}, {"::1", 1883}};
   Limits limits;
   Features features;
+  AuthConfig auth;
   std::string data_dir;          // empty: no store (memory mode)
   std::string store_mode = "fsync";  // fsync | wal | memory (see docs/durability.md)
 

@@ -4,6 +4,7 @@
 
 #include <boost/asio/buffer.hpp>
 
+#include "broker/auth/connection_auth.hpp"
 #include "broker/broker.hpp"
 #include "broker/log.hpp"
 #include "broker/worker.hpp"
@@ -31,6 +32,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::connect_timeout: return "no CONNECT in time";
     case CloseReason::session_taken_over: return "session taken over";
     case CloseReason::refused: return "connection refused";
+    case CloseReason::auth_failed: return "re-authentication failed";
     case CloseReason::server_shutdown: return "server shutting down";
     case CloseReason::store_failure: return "store write failed";
   }
@@ -77,6 +79,7 @@ void Connection::on_readable() {
 void Connection::abort(mqtt::ReasonCode code) {
   out_.clear();
   out_head_ = out_offset_ = out_bytes_ = 0;
+  flush_scheduled_ = false;  // taken off the worker's flush list by the caller
   close(CloseReason::store_failure, code);
 }
 
@@ -115,7 +118,7 @@ void Connection::process(std::string_view data) {
     data = joined;
     inbuf_.clear();
   }
-  const std::uint32_t limit = state_ == State::awaiting_connect
+  const std::uint32_t limit = state_ == State::awaiting_connect || state_ == State::authenticating
                                   ? std::min(kMaxConnectSize, worker_.config().limits.max_packet_size)
                                   : worker_.config().limits.max_packet_size;
   std::size_t pos = 0;
@@ -125,6 +128,23 @@ void Connection::process(std::string_view data) {
     if (!*header || data.size() - pos < (*header)->total_length()) break;
     const auto& h = **header;
     const auto body = data.substr(pos + h.header_length, h.remaining_length);
+    if (state_ == State::connected) {
+      // Most traffic: PUBLISH without properties and bare acknowledgements, decoded in place.
+      auto publish = mqtt::decode_publish_view(h, body, version_);
+      if (!publish) return fail(publish.error());
+      if (*publish) {
+        pos += h.total_length();
+        publish_received(**publish, nullptr);
+        continue;
+      }
+      auto ack = mqtt::decode_short_ack(h, body);
+      if (!ack) return fail(ack.error());
+      if (*ack) {
+        pos += h.total_length();
+        handle_ack(h.type(), **ack, mqtt::ReasonCode::success);
+        continue;
+      }
+    }
     auto packet = mqtt::decode_packet(h, body, version_);
     if (!packet) {
       // An MQTT 5 CONNECT that fails to decode is answered with a CONNACK carrying the reason
@@ -163,6 +183,10 @@ void Connection::fail(const hermod::Error& error) {
     // [MQTT-3.1.2-2]: answer an unknown protocol level with CONNACK 0x01, then close.
     return refuse_connect(error.code);
   }
+  if (state_ == State::authenticating) {
+    // No DISCONNECT before a successful CONNACK [MQTT-3.14.0-1]: the CONNECT fails with the code.
+    return refuse_connect(error.code, error.what);
+  }
   logger("client")->info("{} {}: {}", remote_, session_ ? session_->client_id() : std::string("(no CONNECT)"),
                          error.what);
   close(CloseReason::protocol_error, error.code);
@@ -174,6 +198,11 @@ void Connection::on_packet(mqtt::Packet&& packet) {
     // [MQTT-3.1.0-1]: the first packet must be CONNECT.
     return fail({ReasonCode::protocol_error, "first packet is not CONNECT"});
   }
+  if (state_ == State::authenticating && !std::holds_alternative<Auth>(packet) &&
+      !std::holds_alternative<Disconnect>(packet)) {
+    // [MQTT-3.1.2-30]: until CONNACK, a client authenticating with a method sends only AUTH or DISCONNECT.
+    return fail({ReasonCode::protocol_error, "packet other than AUTH during enhanced authentication"});
+  }
   std::visit(
       [this](auto&& p) {
         using T = std::decay_t<decltype(p)>;
@@ -184,14 +213,9 @@ void Connection::on_packet(mqtt::Packet&& packet) {
           handle_connect(std::move(p));
         } else if constexpr (std::is_same_v<T, Publish>) {
           handle_publish(std::move(p));
-        } else if constexpr (std::is_same_v<T, Puback>) {
-          handle_puback(p);
-        } else if constexpr (std::is_same_v<T, Pubrec>) {
-          handle_pubrec(p);
-        } else if constexpr (std::is_same_v<T, Pubrel>) {
-          handle_pubrel(p);
-        } else if constexpr (std::is_same_v<T, Pubcomp>) {
-          handle_pubcomp(p);
+        } else if constexpr (std::is_same_v<T, Puback> || std::is_same_v<T, Pubrec> || std::is_same_v<T, Pubrel> ||
+                             std::is_same_v<T, Pubcomp>) {
+          handle_ack(T::kType, p.packet_id, p.reason);
         } else if constexpr (std::is_same_v<T, Subscribe>) {
           handle_subscribe(std::move(p));
         } else if constexpr (std::is_same_v<T, Unsubscribe>) {
@@ -200,9 +224,10 @@ void Connection::on_packet(mqtt::Packet&& packet) {
           send(Pingresp{});
         } else if constexpr (std::is_same_v<T, Disconnect>) {
           handle_disconnect(p);
+        } else if constexpr (std::is_same_v<T, Auth>) {
+          handle_auth(std::move(p));
         } else {
-          // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel from server to client; AUTH comes
-          // with MQTT 5 enhanced authentication.
+          // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel from server to client.
           fail({ReasonCode::protocol_error, "packet a client may not send"});
         }
       },
@@ -210,7 +235,8 @@ void Connection::on_packet(mqtt::Packet&& packet) {
 }
 
 std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
-  if (state_ == State::awaiting_connect) {
+  if (state_ == State::awaiting_connect || state_ == State::authenticating) {
+    // The connect timeout covers an enhanced authentication exchange too.
     if (now - accepted_at_ > std::chrono::seconds(worker_.config().limits.connect_timeout)) {
       return CloseReason::connect_timeout;
     }
@@ -301,7 +327,7 @@ void Connection::send(const mqtt::Packet& packet) {
   const auto before = buf.size();
   mqtt::encode(packet, version_, buf);
   out_bytes_ += buf.size() - before;
-  worker_.schedule_flush(shared_from_this());
+  schedule_flush();
 }
 
 bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup) {
@@ -313,23 +339,23 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   if (expires && m.expired(now)) return false;  // MQTT 5 message expiry [MQTT-3.3.2-5]
 
   const mqtt::Properties* props = m.props.get();
-  mqtt::Properties local;  // MQTT 5 fields that differ per recipient
+  std::optional<mqtt::Properties> local;  // MQTT 5 fields that differ per recipient, when any do
   std::string_view topic = m.topic;
   std::uint16_t alias = 0;
   bool send_topic = true;
   if (mqtt::is_v5(version_)) {
     if (client_topic_alias_max_ > 0) alias = outbound_alias(m.topic, send_topic);
     if (expires || !out.subscription_ids.empty() || alias != 0) {
-      if (props) local = *props;
+      local.emplace(props ? *props : mqtt::Properties{});
       if (expires) {
         // The interval forwarded is what is left of it [MQTT-3.3.2-6], rounded up.
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m.expires_at - now).count();
-        local.message_expiry_interval = static_cast<std::uint32_t>((left + 999) / 1000);
+        local->message_expiry_interval = static_cast<std::uint32_t>((left + 999) / 1000);
       }
-      local.subscription_identifiers = out.subscription_ids;
-      if (alias != 0) local.topic_alias = alias;
+      local->subscription_identifiers = out.subscription_ids;
+      if (alias != 0) local->topic_alias = alias;
       if (!send_topic) topic = {};
-      props = &local;
+      props = &*local;
     }
   }
   mqtt::PublishHeader h{topic, m.payload.size(), out.qos, out.retain, dup, packet_id, props};
@@ -350,7 +376,7 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
     out_bytes_ += buf.size() - before + m.payload.size();
   }
   worker_.stats().messages_sent.add();
-  worker_.schedule_flush(shared_from_this());
+  schedule_flush();
   return true;
 }
 
@@ -368,7 +394,14 @@ std::uint16_t Connection::outbound_alias(const std::string& topic, bool& send_to
   return alias;
 }
 
+void Connection::schedule_flush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  worker_.schedule_flush(shared_from_this());
+}
+
 void Connection::flush() {
+  flush_scheduled_ = false;
   if (closed() || write_waiting_ || out_bytes_ == 0) return;
   write_queued(false);
 }
@@ -434,7 +467,7 @@ void Connection::write_queued(bool closing) {
 
 void Connection::on_writable() {
   // Not at once: bytes queued earlier in this turn may wait for the turn's store commit.
-  worker_.schedule_flush(shared_from_this());
+  schedule_flush();
 }
 
 }  // namespace hermod::broker

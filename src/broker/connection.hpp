@@ -1,6 +1,6 @@
 // One client's network connection: its socket, the bytes of an incomplete packet, the write
 // queue, and the protocol state before and after CONNECT. Packet handling is split by packet
-// family into handle_connect.cpp, handle_publish.cpp, handle_subscribe.cpp.
+// family into handle_connect.cpp, handle_auth.cpp, handle_publish.cpp, handle_subscribe.cpp.
 //
 // Reading: wait for readability, then read into the worker's scratch buffer and decode every
 // complete packet there; only an incomplete packet's bytes are kept here, so an idle connection
@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +31,10 @@ namespace hermod::broker {
 
 namespace asio = boost::asio;
 class Worker;
+struct ConnectionAuth;
+namespace auth {
+struct AuthStep;
+}
 
 enum class CloseReason {
   client_disconnect,  // DISCONNECT received: no will
@@ -39,6 +44,7 @@ enum class CloseReason {
   connect_timeout,
   session_taken_over,
   refused,            // CONNACK with a failure code sent
+  auth_failed,        // MQTT 5 re-authentication failed
   server_shutdown,
   store_failure,      // the store could not write what this turn would have acknowledged
 };
@@ -89,7 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void mark_counted() { counted_ = true; }
 
  private:
-  enum class State { awaiting_connect, connected, closed, handed_off };
+  // authenticating: CONNECT received, an enhanced authentication exchange runs (no CONNACK yet).
+  enum class State { awaiting_connect, authenticating, connected, closed, handed_off };
 
   struct OutChunk {
     std::string bytes;
@@ -108,14 +115,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Packet handlers, one file per family.
   void handle_connect(mqtt::Connect&& c);
+  // On the home worker: checks user name and password, or starts enhanced authentication;
+  // accept_connect() follows only once the client is authenticated.
+  void authenticate(mqtt::Connect&& c);
+  void start_enhanced_auth(mqtt::Connect&& c);
+  void handle_auth(mqtt::Auth&& a);
+  // Feeds the client's Authentication Data to the running exchange and acts on its answer.
+  void auth_step(std::string_view client_data);
+  void auth_succeeded(auth::AuthStep&& step);
+  void auth_failed(auth::AuthStep&& step);
   void accept_connect(mqtt::Connect&& c);
-  void refuse_connect(mqtt::ReasonCode reason);
+  // CONNACK with `reason` (logged with `why`), then close.
+  void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {}, mqtt::Properties props = {});
   void hand_off(std::uint32_t home, mqtt::Connect&& c, std::string leftover);
+  // A PUBLISH with properties (MQTT 5): their checks, then publish_received().
   void handle_publish(mqtt::Publish&& p);
-  void handle_puback(const mqtt::Puback& a);
-  void handle_pubrec(const mqtt::Pubrec& a);
-  void handle_pubrel(const mqtt::Pubrel& a);
-  void handle_pubcomp(const mqtt::Pubcomp& a);
+  // Routes and acknowledges a PUBLISH; `props` null when it had none (the fast path).
+  void publish_received(const mqtt::PublishView& p, mqtt::Properties* props);
+  // PUBACK, PUBREC, PUBREL or PUBCOMP from the client.
+  void handle_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason);
+  void handle_puback(mqtt::PacketId id);
+  void handle_pubrec(mqtt::PacketId id, mqtt::ReasonCode reason);
+  void handle_pubrel(mqtt::PacketId id);
+  void handle_pubcomp(mqtt::PacketId id);
+  // Queues an acknowledgement; a successful one is 4 bytes copied without building a packet.
+  void send_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason = mqtt::ReasonCode::success);
   void handle_subscribe(mqtt::Subscribe&& s);
   void handle_unsubscribe(mqtt::Unsubscribe&& u);
   void handle_disconnect(const mqtt::Disconnect& d);
@@ -123,6 +147,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   MessagePtr make_will_message();
   // MQTT 5: properties of CONNACK, from the config and what the client asked for.
   mqtt::Properties connack_properties(const mqtt::Connect& c, std::uint32_t granted_expiry) const;
+  // ", user ..." for the connect log line when the client authenticated, else empty.
+  std::string user_for_log(const mqtt::Connect& c) const;
   // MQTT 5: resolves an inbound topic alias; false after closing the connection.
   bool resolve_topic_alias(mqtt::Publish& p);
   // MQTT 5: the per-recipient topic alias for an outgoing PUBLISH (0: none) and whether the
@@ -130,6 +156,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint16_t outbound_alias(const std::string& topic, bool& send_topic);
 
   std::string& tail_chunk();
+  // Puts this connection on the worker's list of connections to flush at the end of the turn,
+  // once per turn however many packets it queues.
+  void schedule_flush();
   // Writes queued bytes until done or the socket is full; `closing`: do not wait for more room.
   void write_queued(bool closing);
   void on_writable();
@@ -153,12 +182,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Clock::time_point last_received_;
   std::string inbuf_;  // bytes of an incomplete packet
   std::unique_ptr<std::pair<mqtt::Connect, std::uint32_t>> pending_handoff_;
+  std::unique_ptr<ConnectionAuth> auth_;  // null unless the client uses enhanced authentication
 
   std::vector<OutChunk> out_;
   std::size_t out_head_ = 0;     // first chunk not yet fully written
   std::size_t out_offset_ = 0;   // bytes of that chunk already written
   std::size_t out_bytes_ = 0;    // bytes queued and not yet written
   bool write_waiting_ = false;   // a wait for writability is pending
+  bool flush_scheduled_ = false; // on the worker's flush list for this turn
   bool read_waiting_ = false;
   bool counted_ = false;         // counted in Broker::connection_count
 };

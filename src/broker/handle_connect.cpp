@@ -1,6 +1,9 @@
-// CONNECT, DISCONNECT and the will: session set-up and tear-down for one connection.
+// CONNECT, DISCONNECT and the will: session set-up and tear-down for one connection. A CONNECT
+// goes: admission checks (handle_connect) → hand-off to the client id's home worker →
+// authentication there (handle_auth.cpp) → session set-up and CONNACK (accept_connect).
 #include <unistd.h>
 
+#include "broker/auth/connection_auth.hpp"
 #include "broker/broker.hpp"
 #include "broker/connection.hpp"
 #include "broker/log.hpp"
@@ -31,7 +34,7 @@ void Connection::handle_connect(Connect&& c) {
     pending_handoff_ = std::make_unique<std::pair<Connect, std::uint32_t>>(std::move(c), home);
     return;
   }
-  accept_connect(std::move(c));
+  authenticate(std::move(c));
 }
 
 void Connection::hand_off(std::uint32_t home, Connect&& c, std::string leftover) {
@@ -63,21 +66,22 @@ void Connection::hand_off(std::uint32_t home, Connect&& c, std::string leftover)
   });
 }
 
-void Connection::refuse_connect(ReasonCode reason) {
+void Connection::refuse_connect(ReasonCode reason, std::string_view why, Properties props) {
   Connack ack;
   ack.reason = reason;
+  ack.props = std::move(props);
   send(ack);
-  logger("client")->info("{} refused: {}", remote_, to_string(reason));
+  if (why.empty()) {
+    logger("client")->info("{} refused: {}", remote_, to_string(reason));
+  } else {
+    logger("client")->info("{} refused: {} ({})", remote_, to_string(reason), why);
+  }
   close(CloseReason::refused);
 }
 
 void Connection::accept_connect(Connect&& c) {
   const bool v5 = is_v5(version_);
   const auto& limits = worker_.config().limits;
-  if (v5 && c.props.authentication_method) {
-    // No enhanced authentication method is configured yet [MQTT-4.12.0-1].
-    return refuse_connect(ReasonCode::bad_authentication_method);
-  }
   if (v5 && c.will) {
     // [MQTT-3.2.2-12] [MQTT-3.2.2-13]: a will the broker could not publish as asked is refused.
     if (c.will->qos > limits.max_qos) return refuse_connect(ReasonCode::qos_not_supported);
@@ -134,15 +138,28 @@ void Connection::accept_connect(Connect&& c) {
   ack.session_present = session_present;
   if (v5) ack.props = connack_properties(c, expiry);
   send(ack);
-  logger("client")->info("{} connected as {} (MQTT {}, keepalive {}, {})", remote_, c.client_id,
-                         to_string(version_), keep_alive_, session_present ? "session resumed" : "new session");
+  logger("client")->info("{} connected as {} (MQTT {}, keepalive {}, {}{})", remote_, c.client_id,
+                         to_string(version_), keep_alive_, session_present ? "session resumed" : "new session",
+                         user_for_log(c));
   if (session_present) worker_.resume(*s);
+}
+
+std::string Connection::user_for_log(const Connect& c) const {
+  if (auth_) return fmt::format(", user \"{}\" by {}", auth_->user, auth_->method->name());
+  if (c.username && !worker_.config().auth.password_file.empty()) return fmt::format(", user \"{}\"", *c.username);
+  return {};
 }
 
 Properties Connection::connack_properties(const Connect& c, std::uint32_t granted_expiry) const {
   const auto& limits = worker_.config().limits;
   const auto& features = worker_.config().features;
   Properties p;
+  if (c.props.authentication_method) {
+    // Enhanced authentication: the method again [MQTT-4.12.0-5] and the method's final data,
+    // which auth_succeeded() put in place of the client's.
+    p.authentication_method = c.props.authentication_method;
+    p.authentication_data = c.props.authentication_data;
+  }
   if (c.props.assigned_client_identifier) p.assigned_client_identifier = c.props.assigned_client_identifier;
   if (granted_expiry != c.props.session_expiry_interval.value_or(0)) p.session_expiry_interval = granted_expiry;
   if (keep_alive_ != c.keep_alive) p.server_keep_alive = keep_alive_;
@@ -158,6 +175,7 @@ Properties Connection::connack_properties(const Connect& c, std::uint32_t grante
 }
 
 void Connection::handle_disconnect(const Disconnect& d) {
+  if (state_ == State::authenticating) return close(CloseReason::client_disconnect);  // no session yet
   if (d.props.session_expiry_interval) {
     // [MQTT-3.14.2-2]: a session that was to end with the connection cannot be extended now.
     if (session_->expiry_interval() == 0 && *d.props.session_expiry_interval != 0) {

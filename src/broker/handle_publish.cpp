@@ -10,6 +10,17 @@ namespace hermod::broker {
 using namespace mqtt;
 
 void Connection::handle_publish(Publish&& p) {
+  if (is_v5(version_)) {
+    if (!p.props.subscription_identifiers.empty()) {
+      worker_.stats().messages_received.add();
+      return fail({ReasonCode::protocol_error, "subscription identifier from a client"});  // [MQTT-3.3.4-6]
+    }
+    if (!resolve_topic_alias(p)) return;
+  }
+  publish_received(PublishView{p.topic, p.payload, p.qos, p.retain, p.dup, p.packet_id}, &p.props);
+}
+
+void Connection::publish_received(const PublishView& p, Properties* props) {
   worker_.stats().messages_received.add();
   Session& s = *session_;
   const bool v5 = is_v5(version_);
@@ -17,10 +28,6 @@ void Connection::handle_publish(Publish&& p) {
     const auto& config = worker_.config();
     if (p.qos > config.limits.max_qos) return fail({ReasonCode::qos_not_supported, "QoS above maximum"});
     if (p.retain && !config.features.retain_available) return fail({ReasonCode::retain_not_supported, "retain not available"});
-    if (!p.props.subscription_identifiers.empty()) {
-      return fail({ReasonCode::protocol_error, "subscription identifier from a client"});  // [MQTT-3.3.4-6]
-    }
-    if (!resolve_topic_alias(p)) return;
     // Receive Maximum: at most that many QoS 2 exchanges open at once [MQTT-3.3.4-9].
     if (p.qos == 2 && !s.inbound_qos2().count(p.packet_id) &&
         s.inbound_qos2().size() >= config.limits.receive_maximum) {
@@ -29,40 +36,58 @@ void Connection::handle_publish(Publish&& p) {
   }
   // QoS 2 exactly once: a PUBLISH whose id awaits PUBREL was already routed; only acknowledge
   // it again [MQTT-4.3.3-9].
-  if (p.qos == 2 && s.inbound_qos2().count(p.packet_id)) {
-    send(Pubrec{p.packet_id});
-    return;
-  }
+  if (p.qos == 2 && s.inbound_qos2().count(p.packet_id)) return send_ack(PacketType::pubrec, p.packet_id);
   ReasonCode reason = ReasonCode::success;
-  if (v5 && p.props.payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
+  if (v5 && props && props->payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
     // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
     if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
     reason = ReasonCode::payload_format_invalid;
   } else {
     auto m = std::make_shared<Message>();
-    m->topic = std::move(p.topic);
-    m->payload = std::move(p.payload);
+    m->topic.assign(p.topic);
+    m->payload.assign(p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
     m->origin_session = s.uid();
-    if (p.props.message_expiry_interval) {
-      m->expires_at = Clock::now() + std::chrono::seconds(*p.props.message_expiry_interval);
+    if (props) {
+      if (props->message_expiry_interval) {
+        m->expires_at = Clock::now() + std::chrono::seconds(*props->message_expiry_interval);
+      }
+      if (!props->empty()) m->props = std::make_shared<Properties>(std::move(*props));
     }
-    if (!p.props.empty()) m->props = std::make_shared<Properties>(std::move(p.props));
     const auto routed = worker_.publish(m);
     if (routed == 0 && v5) reason = ReasonCode::no_matching_subscribers;
   }
   // The acknowledgement comes last: a durable store's commit will sit right before it.
   if (p.qos == 1) {
-    send(Puback{p.packet_id, reason});
+    send_ack(PacketType::puback, p.packet_id, reason);
   } else if (p.qos == 2) {
     if (!is_failure(reason)) {
       s.inbound_qos2().insert(p.packet_id);
       // Stored with the message: after a crash, a resent PUBLISH is still recognised [MQTT-4.3.3-9].
       if (auto* w = s.stored() ? worker_.writes() : nullptr) w->put(store::inbound_key(s.uid(), p.packet_id), {});
     }
-    send(Pubrec{p.packet_id, reason});
+    send_ack(PacketType::pubrec, p.packet_id, reason);
   }
+}
+
+void Connection::send_ack(PacketType type, PacketId id, ReasonCode reason) {
+  if (closed()) return;
+  if (reason != ReasonCode::success && is_v5(version_)) {
+    switch (type) {
+      case PacketType::puback: return send(Puback{id, reason});
+      case PacketType::pubrec: return send(Pubrec{id, reason});
+      case PacketType::pubrel: return send(Pubrel{id, reason});
+      default: return send(Pubcomp{id, reason});
+    }
+  }
+  // Without a reason code or properties, every version encodes [type|flags, 2, id]; PUBREL's
+  // flags are 0b0010.
+  const char bytes[4] = {static_cast<char>((static_cast<unsigned>(type) << 4) | (type == PacketType::pubrel ? 2 : 0)), 2,
+                         static_cast<char>(id >> 8), static_cast<char>(id & 0xFF)};
+  tail_chunk().append(bytes, sizeof bytes);
+  out_bytes_ += sizeof bytes;
+  schedule_flush();
 }
 
 bool Connection::resolve_topic_alias(Publish& p) {
@@ -86,30 +111,39 @@ bool Connection::resolve_topic_alias(Publish& p) {
   return true;
 }
 
-void Connection::handle_pubrel(const Pubrel& a) {
-  if (session_->inbound_qos2().erase(a.packet_id) && session_->stored()) {
-    if (auto* w = worker_.writes()) w->del(store::inbound_key(session_->uid(), a.packet_id));
+void Connection::handle_ack(PacketType type, PacketId id, ReasonCode reason) {
+  switch (type) {
+    case PacketType::puback: return handle_puback(id);
+    case PacketType::pubrec: return handle_pubrec(id, reason);
+    case PacketType::pubrel: return handle_pubrel(id);
+    default: return handle_pubcomp(id);
   }
-  send(Pubcomp{a.packet_id});
 }
 
-void Connection::handle_puback(const Puback& a) {
+void Connection::handle_pubrel(PacketId id) {
+  if (session_->inbound_qos2().erase(id) && session_->stored()) {
+    if (auto* w = worker_.writes()) w->del(store::inbound_key(session_->uid(), id));
+  }
+  send_ack(PacketType::pubcomp, id);
+}
+
+void Connection::handle_puback(PacketId id) {
   auto& inflight = session_->inflight();
-  auto it = inflight.find(a.packet_id);
+  auto it = inflight.find(id);
   if (it == inflight.end() || it->second.state != InflightMessage::State::awaiting_puback) return;
   worker_.forget_stored(*session_, it->second.out);
   inflight.erase(it);
   worker_.pump(*session_);
 }
 
-void Connection::handle_pubrec(const Pubrec& a) {
+void Connection::handle_pubrec(PacketId id, ReasonCode reason) {
   auto& inflight = session_->inflight();
-  auto it = inflight.find(a.packet_id);
+  auto it = inflight.find(id);
   if (it == inflight.end()) {
-    send(Pubrel{a.packet_id, is_v5(version_) ? ReasonCode::packet_identifier_not_found : ReasonCode::success});
+    send_ack(PacketType::pubrel, id, is_v5(version_) ? ReasonCode::packet_identifier_not_found : ReasonCode::success);
     return;
   }
-  if (is_v5(version_) && is_failure(a.reason)) {
+  if (is_v5(version_) && is_failure(reason)) {
     // MQTT 5: a PUBREC with a failure code ends the exchange.
     worker_.forget_stored(*session_, it->second.out);
     inflight.erase(it);
@@ -120,14 +154,14 @@ void Connection::handle_pubrec(const Pubrec& a) {
     it->second.state = InflightMessage::State::awaiting_pubcomp;
     // Stored before the PUBREL leaves: after a crash the broker resends PUBREL, never the
     // PUBLISH, so the subscriber cannot receive the message twice.
-    worker_.store_inflight(*session_, a.packet_id, it->second);
+    worker_.store_inflight(*session_, id, it->second);
   }
-  send(Pubrel{a.packet_id});
+  send_ack(PacketType::pubrel, id);
 }
 
-void Connection::handle_pubcomp(const Pubcomp& a) {
+void Connection::handle_pubcomp(PacketId id) {
   auto& inflight = session_->inflight();
-  auto it = inflight.find(a.packet_id);
+  auto it = inflight.find(id);
   if (it == inflight.end() || it->second.state != InflightMessage::State::awaiting_pubcomp) return;
   worker_.forget_stored(*session_, it->second.out);
   inflight.erase(it);

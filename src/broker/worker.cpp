@@ -561,7 +561,7 @@ void Worker::resume(Session& s) {
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL in their original order.
   for (auto& [id, m] : s.inflight_in_order()) {
     if (m->state == InflightMessage::State::awaiting_pubcomp) {
-      c->send(mqtt::Pubrel{id});
+      c->send(mqtt::Pubrel{id});  // rare: resent once per reconnect
     } else if (!c->send_publish(m->out, id, true)) {
       stats_.messages_dropped.add();  // expired while the client was away
       forget_stored(s, m->out);

@@ -1,5 +1,6 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
-// until SIGINT or SIGTERM. Exit codes: 0 clean stop, 1 configuration or start-up error.
+// until SIGINT or SIGTERM; SIGHUP reloads the password file. `hermod passwd` edits a password
+// file instead (passwd_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "broker/config.hpp"
 #include "broker/log.hpp"
 #include "broker/store/store.hpp"
+#include "passwd_command.hpp"
 
 namespace {
 
@@ -44,11 +46,15 @@ hermod::broker::Config make_config(const Options& o) {
   return c;
 }
 
-// Blocks until SIGINT or SIGTERM; both are blocked in every thread so only sigwait sees them.
-int wait_for_stop_signal(const sigset_t& set) {
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile. The three are blocked in
+// every thread so only sigwait sees them.
+int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) return sig;
+    broker.reload();
+  }
 }
 
 }  // namespace
@@ -68,7 +74,10 @@ int main(int argc, char** argv) {
   app.add_flag("--store-reset", o.store_reset,
                "move the store in --data-dir aside as DIR.bad-<time> and start with an empty one");
   app.add_flag("-v,--verbose", o.verbose, "debug logging");
+  hermod::cli::PasswdOptions passwd;
+  const auto* passwd_command = hermod::cli::add_passwd_command(app, passwd);
   CLI11_PARSE(app, argc, argv);
+  if (passwd_command->parsed()) return hermod::cli::run_passwd(passwd);
 
   hermod::broker::Config config;
   try {
@@ -88,11 +97,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Block the stop signals before any thread starts, so the workers inherit the mask.
+  // Block the stop and reload signals before any thread starts, so the workers inherit the mask.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -103,7 +113,7 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  const int sig = wait_for_stop_signal(set);
+  const int sig = run_until_stop_signal(set, broker);
   hermod::broker::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
   return 0;

@@ -74,5 +74,27 @@ TEST(Config, SyntaxErrorNamesTheLine) {
   EXPECT_EQ(e.rfind("test.toml:2: ", 0), 0u) << e;
 }
 
+TEST(Config, AuthPasswordFileIsRelativeToTheConfigFile) {
+  const Config c = parse_config("[auth]\npassword_file = \"users/pw\"\n", "/etc/hermod/hermod.toml");
+  EXPECT_EQ(c.auth.password_file, "/etc/hermod/users/pw");
+  EXPECT_FALSE(c.auth.allow_anonymous) << "a password file refuses anonymous clients by default";
+  const Config d = parse_config("[auth]\npassword_file = \"/srv/pw\"\nallow_anonymous = true\n", "/etc/h.toml");
+  EXPECT_EQ(d.auth.password_file, "/srv/pw");
+  EXPECT_TRUE(d.auth.allow_anonymous);
+}
+
+TEST(Config, NoPasswordFileMeansAnonymousClients) {
+  const Config c = parse_config("", "test.toml");
+  EXPECT_EQ(c.auth.password_file, "");
+  EXPECT_TRUE(c.auth.allow_anonymous);
+}
+
+TEST(Config, AuthErrorsNameLineAndKey) {
+  EXPECT_EQ(error_of("[auth]\nallow_anonymous = false\n"),
+            "test.toml:2: auth.allow_anonymous: false needs auth.password_file (else no client could connect)");
+  EXPECT_EQ(error_of("[auth]\npasword_file = \"x\"\n"), "test.toml:2: auth.pasword_file: unknown option");
+  EXPECT_EQ(error_of("[auth]\npassword_file = 3\n"), "test.toml:2: auth.password_file: must be a string");
+}
+
 }  // namespace
 }  // namespace hermod::broker

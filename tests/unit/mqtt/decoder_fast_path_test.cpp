@@ -16,6 +16,7 @@ struct Split {
   std::string_view body;
 };
 
+// The body views `wire`, which must outlive the result.
 Split split(const std::string& wire) {
   auto h = parse_fixed_header(wire);
   EXPECT_TRUE(h && *h);
@@ -140,7 +141,8 @@ TEST(ShortAck, TakesTwoByteAcknowledgementsOnly) {
   EXPECT_TRUE(agrees(bytes({0x40, 0x02, 0x00, 0x00}), ProtocolVersion::v3_1_1));  // packet id 0
   // With a reason code: decode_packet's.
   EXPECT_FALSE(agrees(bytes({0x40, 0x03, 0x01, 0x02, 0x10}), ProtocolVersion::v5));
-  const auto [h, body] = split(bytes({0x40, 0x02, 0x12, 0x34}));
+  const std::string wire = bytes({0x40, 0x02, 0x12, 0x34});
+  const auto [h, body] = split(wire);
   auto id = decode_short_ack(h, body);
   ASSERT_TRUE(id && *id);
   EXPECT_EQ(**id, 0x1234);

@@ -1,0 +1,27 @@
+// `hermod passwd FILE USER`: adds, updates or removes one user of a password file (format in
+// docs/security.md), keeping every other line. Main thread of the hermod executable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace hermod::cli {
+
+struct PasswdOptions {
+  std::string file;
+  std::string user;
+  std::optional<std::string> password;  // else read from standard input
+  bool remove = false;
+  std::uint32_t iterations = 0;  // 0: the default
+};
+
+// Registers the `passwd` subcommand on `app`, filling `o`.
+CLI::App* add_passwd_command(CLI::App& app, PasswdOptions& o);
+
+// Runs it; returns the exit code (0 done, 1 error, reported on stderr).
+int run_passwd(const PasswdOptions& o);
+
+}  // namespace hermod::cli
