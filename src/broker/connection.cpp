@@ -39,9 +39,9 @@ const char* to_string(CloseReason r) {
   return "unknown";
 }
 
-Connection::Connection(Worker& worker, asio::ip::tcp::socket socket, std::string remote)
+Connection::Connection(Worker& worker, Socket socket, asio::ip::tcp::endpoint remote)
     : worker_(worker), socket_(std::move(socket)), remote_(std::move(remote)) {
-  accepted_at_ = last_received_ = Clock::now();
+  last_received_ = Clock::now();
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -101,7 +101,7 @@ void Connection::read_available(int max_reads, char* buffer, std::size_t size) {
       close(CloseReason::connection_lost);
       return;
     }
-    last_received_ = Clock::now();
+    if (state_ == State::connected) last_received_ = Clock::now();
     worker_.stats().bytes_received.add(n);
     process(std::string_view(buffer, n));
     if (closed()) return;
@@ -112,11 +112,11 @@ void Connection::read_available(int max_reads, char* buffer, std::size_t size) {
 void Connection::process(std::string_view data) {
   // Decode straight from the scratch buffer unless an incomplete packet is waiting in inbuf_.
   std::string joined;
-  if (!inbuf_.empty()) {
-    joined = std::move(inbuf_);
+  if (inbuf_) {
+    joined = std::move(*inbuf_);
+    inbuf_.reset();
     joined.append(data);
     data = joined;
-    inbuf_.clear();
   }
   const std::uint32_t limit = state_ == State::awaiting_connect || state_ == State::authenticating
                                   ? std::min(kMaxConnectSize, worker_.config().limits.max_packet_size)
@@ -167,15 +167,14 @@ void Connection::process(std::string_view data) {
   }
   if (!closed() && pos < data.size()) {
     if (joined.empty()) {
-      inbuf_.assign(data.substr(pos));
+      inbuf_ = std::make_unique<std::string>(data.substr(pos));
     } else {
       // Keep the joined buffer instead of copying its tail: a large packet arriving in many
       // reads is then appended to, not copied again on every read.
       joined.erase(0, pos);
-      inbuf_ = std::move(joined);
+      inbuf_ = std::make_unique<std::string>(std::move(joined));
     }
   }
-  if (inbuf_.capacity() > 4096 && inbuf_.empty()) std::string().swap(inbuf_);
 }
 
 void Connection::fail(const hermod::Error& error) {
@@ -187,7 +186,7 @@ void Connection::fail(const hermod::Error& error) {
     // No DISCONNECT before a successful CONNACK [MQTT-3.14.0-1]: the CONNECT fails with the code.
     return refuse_connect(error.code, error.what);
   }
-  logger("client")->info("{} {}: {}", remote_, session_ ? session_->client_id() : std::string("(no CONNECT)"),
+  logger("client")->info("{} {}: {}", remote(), session_ ? session_->client_id() : std::string("(no CONNECT)"),
                          error.what);
   close(CloseReason::protocol_error, error.code);
 }
@@ -237,7 +236,7 @@ void Connection::on_packet(mqtt::Packet&& packet) {
 std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
   if (state_ == State::awaiting_connect || state_ == State::authenticating) {
     // The connect timeout covers an enhanced authentication exchange too.
-    if (now - accepted_at_ > std::chrono::seconds(worker_.config().limits.connect_timeout)) {
+    if (now - last_received_ > std::chrono::seconds(worker_.config().limits.connect_timeout)) {
       return CloseReason::connect_timeout;
     }
     return std::nullopt;
@@ -286,15 +285,16 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
                     reason != CloseReason::refused;
   if (was_connected) {
     worker_.stats().clients_connected.sub();
-    logger("client")->info("{} {} disconnected: {}", remote_, session_ ? session_->client_id() : "", to_string(reason));
+    logger("client")->info("{} {} disconnected: {}", remote(), session_ ? session_->client_id() : "", to_string(reason));
   } else if (reason != CloseReason::refused) {
-    logger("client")->debug("{} closed before CONNECT: {}", remote_, to_string(reason));
+    logger("client")->debug("{} closed before CONNECT: {}", remote(), to_string(reason));
   }
   if (will && will_) {
     const std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay > 0 && session_ && session_->persistent()) {
       // MQTT 5 will delay: published later unless the client comes back first [MQTT-3.1.3-9].
-      session_->pending_will() = Session::PendingWill{make_will_message(), Clock::now() + std::chrono::seconds(delay)};
+      session_->pending_will() = std::make_unique<Session::PendingWill>(
+          Session::PendingWill{make_will_message(), Clock::now() + std::chrono::seconds(delay)});
     } else {
       worker_.publish(make_will_message());
     }
@@ -362,7 +362,7 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   if (mqtt::publish_size(h, version_) > client_max_packet_size_) {
     // Larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25]. A topic alias
     // first used here stays unused; it is only ever announced together with its topic.
-    if (alias != 0 && send_topic) outbound_aliases_.erase(m.topic);
+    if (alias != 0 && send_topic) aliases().outbound.erase(m.topic);
     return false;
   }
   std::string& buf = tail_chunk();
@@ -381,15 +381,16 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
 }
 
 std::uint16_t Connection::outbound_alias(const std::string& topic, bool& send_topic) {
-  auto it = outbound_aliases_.find(topic);
-  if (it != outbound_aliases_.end()) {
+  auto& outbound = aliases().outbound;
+  auto it = outbound.find(topic);
+  if (it != outbound.end()) {
     send_topic = false;
     return it->second;
   }
   // First come, first aliased, until the client's maximum is reached; later topics go in full.
-  if (outbound_aliases_.size() >= client_topic_alias_max_) return 0;
-  const auto alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
-  outbound_aliases_.emplace(topic, alias);
+  if (outbound.size() >= client_topic_alias_max_) return 0;
+  const auto alias = static_cast<std::uint16_t>(outbound.size() + 1);
+  outbound.emplace(topic, alias);
   send_topic = true;
   return alias;
 }
@@ -404,6 +405,14 @@ void Connection::flush() {
   flush_scheduled_ = false;
   if (closed() || write_waiting_ || out_bytes_ == 0) return;
   write_queued(false);
+}
+
+std::string Connection::remote() const {
+  return remote_.address().to_string() + ":" + std::to_string(remote_.port());
+}
+
+void Connection::release_idle_buffers() {
+  if (out_.empty() && out_.capacity() != 0 && !write_waiting_) std::vector<OutChunk>().swap(out_);
 }
 
 void Connection::write_queued(bool closing) {

@@ -53,8 +53,11 @@ const char* to_string(CloseReason r);
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = std::chrono::steady_clock;
+  // Bound to the worker's io_context's own executor: a type-erased any_io_executor would cost
+  // every socket and every pending wait some 40 bytes more.
+  using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
-  Connection(Worker& worker, asio::ip::tcp::socket socket, std::string remote);
+  Connection(Worker& worker, Socket socket, asio::ip::tcp::endpoint remote);
   ~Connection();
 
   // Starts reading a freshly accepted connection.
@@ -84,6 +87,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup);
   // Writes as much of the queue as the socket takes now; waits for writability for the rest.
   void flush();
+  // Gives back the write queue's storage when nothing is queued (called a few times a second):
+  // a busy connection keeps it from one flush to the next, an idle one holds none.
+  void release_idle_buffers();
 
   // Unacknowledged QoS 1/2 PUBLISHes this client may have: the broker's max_inflight, lowered
   // by an MQTT 5 client's Receive Maximum.
@@ -91,12 +97,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Session* session() const { return session_; }
   mqtt::ProtocolVersion version() const { return version_; }
-  const std::string& remote() const { return remote_; }
+  // "address:port" of the client, for log lines.
+  std::string remote() const;
   void mark_counted() { counted_ = true; }
 
  private:
   // authenticating: CONNECT received, an enhanced authentication exchange runs (no CONNACK yet).
-  enum class State { awaiting_connect, authenticating, connected, closed, handed_off };
+  enum class State : std::uint8_t { awaiting_connect, authenticating, connected, closed, handed_off };
 
   struct OutChunk {
     std::string bytes;
@@ -163,30 +170,41 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_queued(bool closing);
   void on_writable();
 
+  // Members are ordered so that the small ones fill the gaps: an idle connection's size is a
+  // measured target (docs/performance.md), and padding counts.
   Worker& worker_;
-  asio::ip::tcp::socket socket_;
-  std::string remote_;
+  Socket socket_;
+  asio::ip::tcp::endpoint remote_;  // 28 bytes, formatted only when logged
   State state_ = State::awaiting_connect;
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::v3_1_1;
+  std::uint16_t keep_alive_ = 0;
+  std::uint16_t inflight_limit_ = 20;
+  std::uint16_t client_topic_alias_max_ = 0;                      // MQTT 5 Topic Alias Maximum
+  std::uint32_t client_max_packet_size_ = mqtt::kMaxPacketSize;  // MQTT 5 Maximum Packet Size
   Session* session_ = nullptr;
   // Heap-held: most connections have no will and are never handed over, and inline these two
   // would take 1.7 KiB of every idle connection.
   std::unique_ptr<mqtt::Will> will_;
-  std::uint16_t keep_alive_ = 0;
-  std::uint16_t inflight_limit_ = 20;
-  std::uint32_t client_max_packet_size_ = mqtt::kMaxPacketSize;  // MQTT 5 Maximum Packet Size
-  std::uint16_t client_topic_alias_max_ = 0;                      // MQTT 5 Topic Alias Maximum
-  std::vector<std::string> inbound_aliases_;                       // alias N at index N-1
-  std::unordered_map<std::string, std::uint16_t, StringHash, std::equal_to<>> outbound_aliases_;
-  Clock::time_point accepted_at_;
+  // MQTT 5 topic aliases of this connection, created when the first one is used.
+  struct TopicAliases {
+    std::vector<std::string> inbound;  // alias N at index N-1
+    std::unordered_map<std::string, std::uint16_t, StringHash, std::equal_to<>> outbound;
+  };
+  std::unique_ptr<TopicAliases> aliases_;
+  TopicAliases& aliases() {
+    if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
+    return *aliases_;
+  }
+  // Until CONNECT is accepted: when the connection was accepted (the connect timeout counts from
+  // there, however slowly bytes trickle in). Afterwards: when bytes last arrived (keepalive).
   Clock::time_point last_received_;
-  std::string inbuf_;  // bytes of an incomplete packet
+  std::unique_ptr<std::string> inbuf_;  // bytes of an incomplete packet; null when there are none
   std::unique_ptr<std::pair<mqtt::Connect, std::uint32_t>> pending_handoff_;
   std::unique_ptr<ConnectionAuth> auth_;  // null unless the client uses enhanced authentication
 
   std::vector<OutChunk> out_;
-  std::size_t out_head_ = 0;     // first chunk not yet fully written
-  std::size_t out_offset_ = 0;   // bytes of that chunk already written
+  std::uint32_t out_head_ = 0;   // first chunk not yet fully written
+  std::uint32_t out_offset_ = 0; // bytes of that chunk already written (chunks stay below 4 GiB)
   std::size_t out_bytes_ = 0;    // bytes queued and not yet written
   bool write_waiting_ = false;   // a wait for writability is pending
   bool flush_scheduled_ = false; // on the worker's flush list for this turn

@@ -108,11 +108,11 @@ void Connection::auth_succeeded(auth::AuthStep&& step) {
   }
   const std::string client_id = session_ ? session_->client_id() : std::string();
   if (step.detail != auth_->user) {
-    logger("auth")->info("{} {}: re-authenticated as \"{}\", not \"{}\"", remote_, client_id, step.detail, auth_->user);
+    logger("auth")->info("{} {}: re-authenticated as \"{}\", not \"{}\"", remote(), client_id, step.detail, auth_->user);
     return close(CloseReason::auth_failed, ReasonCode::not_authorized);
   }
   send(Auth{ReasonCode::success, auth_properties(*auth_->method, std::move(step.data))});
-  logger("auth")->info("{} {}: re-authenticated as \"{}\" by {}", remote_, client_id, auth_->user,
+  logger("auth")->info("{} {}: re-authenticated as \"{}\" by {}", remote(), client_id, auth_->user,
                        auth_->method->name());
 }
 
@@ -123,7 +123,7 @@ void Connection::auth_failed(auth::AuthStep&& step) {
                           auth_properties(*auth_->method, std::move(step.data)));
   }
   // [MQTT-4.12.1-2]: DISCONNECT 0x87, then close.
-  logger("auth")->info("{} {}: re-authentication failed: {}", remote_, session_ ? session_->client_id() : "",
+  logger("auth")->info("{} {}: re-authentication failed: {}", remote(), session_ ? session_->client_id() : "",
                        step.detail);
   close(CloseReason::auth_failed, ReasonCode::not_authorized);
 }

@@ -42,7 +42,7 @@ void Connection::hand_off(std::uint32_t home, Connect&& c, std::string leftover)
   const auto protocol = socket_.local_endpoint(ec).protocol();
   const int fd = ec ? -1 : socket_.release(ec);
   if (ec || fd < 0) {
-    logger("client")->warn("{}: cannot hand connection to worker {}: {}", remote_, home, ec.message());
+    logger("client")->warn("{}: cannot hand connection to worker {}: {}", remote(), home, ec.message());
     close(CloseReason::connection_lost);
     return;
   }
@@ -53,7 +53,7 @@ void Connection::hand_off(std::uint32_t home, Connect&& c, std::string leftover)
   Worker& target = worker_.broker().worker(home);
   target.post([&target, fd, protocol, counted, remote = remote_, c = std::move(c), leftover = std::move(leftover)]() mutable {
     boost::system::error_code ec;
-    asio::ip::tcp::socket socket(target.io());
+    Connection::Socket socket(target.io());
     socket.assign(protocol, fd, ec);
     if (ec) {
       ::close(fd);
@@ -72,9 +72,9 @@ void Connection::refuse_connect(ReasonCode reason, std::string_view why, Propert
   ack.props = std::move(props);
   send(ack);
   if (why.empty()) {
-    logger("client")->info("{} refused: {}", remote_, to_string(reason));
+    logger("client")->info("{} refused: {}", remote(), to_string(reason));
   } else {
-    logger("client")->info("{} refused: {} ({})", remote_, to_string(reason), why);
+    logger("client")->info("{} refused: {} ({})", remote(), to_string(reason), why);
   }
   close(CloseReason::refused);
 }
@@ -127,6 +127,7 @@ void Connection::accept_connect(Connect&& c) {
     client_topic_alias_max_ = c.props.topic_alias_maximum.value_or(0);
   }
   state_ = State::connected;
+  last_received_ = Clock::now();  // keepalive counts from here
   worker_.stats().clients_connected.add();
   if (s->persistent()) {
     worker_.store_session(*s);  // committed before the CONNACK leaves
@@ -138,7 +139,7 @@ void Connection::accept_connect(Connect&& c) {
   ack.session_present = session_present;
   if (v5) ack.props = connack_properties(c, expiry);
   send(ack);
-  logger("client")->info("{} connected as {} (MQTT {}, keepalive {}, {}{})", remote_, c.client_id,
+  logger("client")->info("{} connected as {} (MQTT {}, keepalive {}, {}{})", remote(), c.client_id,
                          to_string(version_), keep_alive_, session_present ? "session resumed" : "new session",
                          user_for_log(c));
   if (session_present) worker_.resume(*s);

@@ -98,16 +98,17 @@ bool Connection::resolve_topic_alias(Publish& p) {
     fail({ReasonCode::topic_alias_invalid, "topic alias out of range"});  // [MQTT-3.3.2-9]
     return false;
   }
-  if (inbound_aliases_.size() < alias) inbound_aliases_.resize(alias);
+  auto& inbound = aliases().inbound;
+  if (inbound.size() < alias) inbound.resize(alias);
   if (!p.topic.empty()) {
-    inbound_aliases_[alias - 1] = p.topic;
+    inbound[alias - 1] = p.topic;
     return true;
   }
-  if (inbound_aliases_[alias - 1].empty()) {
+  if (inbound[alias - 1].empty()) {
     fail({ReasonCode::protocol_error, "unknown topic alias"});
     return false;
   }
-  p.topic = inbound_aliases_[alias - 1];
+  p.topic = inbound[alias - 1];
   return true;
 }
 

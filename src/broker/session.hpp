@@ -86,7 +86,8 @@ class Session {
     MessagePtr message;
     Clock::time_point due;
   };
-  std::optional<PendingWill>& pending_will() { return pending_will_; }
+  // Held on the heap: most sessions never have one.
+  std::unique_ptr<PendingWill>& pending_will() { return pending_will_; }
 
   // The connection currently attached, or null while the client is offline.
   Connection* connection() const { return connection_; }
@@ -99,7 +100,12 @@ class Session {
   // Outbound packet identifiers: the next one not in flight, or nullopt if all 65535 are.
   std::optional<mqtt::PacketId> next_packet_id();
 
-  std::unordered_map<mqtt::PacketId, InflightMessage>& inflight() { return inflight_; }
+  // Created on first use: a session that only ever sees QoS 0 holds no table.
+  std::unordered_map<mqtt::PacketId, InflightMessage>& inflight() {
+    if (!inflight_) inflight_ = std::make_unique<std::unordered_map<mqtt::PacketId, InflightMessage>>();
+    return *inflight_;
+  }
+  std::size_t inflight_count() const { return inflight_ ? inflight_->size() : 0; }
   std::uint64_t next_sequence() { return ++sequence_; }
   // In-flight entries in the order they were first sent.
   std::vector<std::pair<mqtt::PacketId, InflightMessage*>> inflight_in_order();
@@ -110,13 +116,16 @@ class Session {
   bool enqueue(OutboundMessage& m, const Limits& limits);
   // Appends a recovered message whatever the limits: it was accepted before the restart.
   void restore_queued(OutboundMessage m);
-  bool queue_empty() const { return !queue_ || queue_->empty(); }
-  std::size_t queue_size() const { return queue_ ? queue_->size() : 0; }
+  bool queue_empty() const { return !queue_ || queue_->messages.empty(); }
+  std::size_t queue_size() const { return queue_ ? queue_->messages.size() : 0; }
   OutboundMessage dequeue();
-  OutboundMessage& queue_back() { return queue_->back(); }
+  OutboundMessage& queue_back() { return queue_->messages.back(); }
 
   // Inbound QoS 2: packet ids whose PUBLISH was received and whose PUBREL was not.
-  std::unordered_set<mqtt::PacketId>& inbound_qos2() { return inbound_qos2_; }
+  std::unordered_set<mqtt::PacketId>& inbound_qos2() {
+    if (!inbound_qos2_) inbound_qos2_ = std::make_unique<std::unordered_set<mqtt::PacketId>>();
+    return *inbound_qos2_;
+  }
 
 
  private:
@@ -124,17 +133,22 @@ class Session {
   std::uint64_t uid_;
   std::uint32_t expiry_interval_;
   bool stored_ = false;
+  mqtt::PacketId last_packet_id_ = 0;
   Clock::time_point disconnected_at_{};
-  std::optional<PendingWill> pending_will_;
+  // Idle sessions are counted in bytes (a million of them is the goal): what most never use is
+  // allocated when first needed.
+  std::unique_ptr<PendingWill> pending_will_;
   Connection* connection_ = nullptr;
   std::map<std::string, SubscriptionRecord, std::less<>> subscriptions_;
-  std::unordered_map<mqtt::PacketId, InflightMessage> inflight_;
+  std::unique_ptr<std::unordered_map<mqtt::PacketId, InflightMessage>> inflight_;
   std::uint64_t sequence_ = 0;
-  mqtt::PacketId last_packet_id_ = 0;
   // Allocated on first use: an empty std::deque already holds a 512-byte block.
-  std::unique_ptr<std::deque<OutboundMessage>> queue_;
-  std::uint64_t queued_bytes_ = 0;
-  std::unordered_set<mqtt::PacketId> inbound_qos2_;
+  struct Queue {
+    std::deque<OutboundMessage> messages;
+    std::uint64_t bytes = 0;  // payload bytes, for max_queued_bytes
+  };
+  std::unique_ptr<Queue> queue_;
+  std::unique_ptr<std::unordered_set<mqtt::PacketId>> inbound_qos2_;
 };
 
 }  // namespace hermod::broker

@@ -78,7 +78,7 @@ void Worker::accept_on(asio::ip::tcp::acceptor acceptor) {
 }
 
 void Worker::do_accept(std::size_t i) {
-  acceptors_[i].async_accept([this, i](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+  acceptors_[i].async_accept(io_, [this, i](const boost::system::error_code& ec, Connection::Socket socket) {
     if (stopping_ || ec == asio::error::operation_aborted) return;
     if (ec) {
       // Out of file descriptors and the like: wait a little instead of spinning.
@@ -90,8 +90,7 @@ void Worker::do_accept(std::size_t i) {
       return;
     }
     boost::system::error_code e;
-    const auto ep = socket.remote_endpoint(e);
-    std::string remote = e ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+    const auto remote = socket.remote_endpoint(e);  // unspecified (0.0.0.0:0) if unknown
     broker_.connection_count().fetch_add(1, std::memory_order_relaxed);
     auto conn = std::make_shared<Connection>(*this, std::move(socket), std::move(remote));
     conn->mark_counted();
@@ -126,6 +125,7 @@ void Worker::sweep() {
   std::vector<std::pair<std::shared_ptr<Connection>, CloseReason>> expired;
   for (const auto& c : connections_) {
     if (auto reason = c->timed_out(now)) expired.emplace_back(c, *reason);
+    c->release_idle_buffers();
   }
   for (auto& [c, reason] : expired) c->close(reason);
   if (!offline_watch_.empty()) expire_sessions(now);
@@ -203,7 +203,7 @@ Session& Worker::create_session(const std::string& client_id, std::uint32_t expi
   auto s = std::make_unique<Session>(client_id, uid, expiry_interval);
   Session& ref = *s;
   sessions_by_uid_[uid] = s.get();
-  sessions_[client_id] = std::move(s);
+  sessions_.emplace(ref.client_id(), std::move(s));
   stats_.sessions.add();
   return ref;
 }

@@ -183,7 +183,8 @@ class Worker {
   bool stopping_ = false;
 
   std::unordered_set<std::shared_ptr<Connection>> connections_;
-  std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions_;
+  // Keyed by a view of the session's own client id (no second copy of every id).
+  std::unordered_map<std::string_view, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::uint64_t, Session*> sessions_by_uid_;
   std::unordered_set<Session*> offline_watch_;  // offline sessions that expire or have a delayed will
   std::uint64_t next_uid_ = 0;
