@@ -1,6 +1,8 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
 // until SIGINT or SIGTERM; SIGHUP reloads the password file. `hermod passwd` edits a password
 // file instead (passwd_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
+#include <malloc.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -60,6 +62,11 @@ int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Keep freed memory instead of giving it back to the kernel after every burst: glibc's default
+  // trimming made each loop turn fault fresh zeroed pages in for its write buffers (3 % of the
+  // broker's CPU on fanin). Buffers up to 4 MiB come from the heap rather than from mmap.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   CLI::App app{"hermod: an MQTT broker (MQTT 3.1, 3.1.1 and 5.0)"};
   app.set_version_flag("--version", std::string("hermod ") + HERMOD_VERSION);
   Options o;
