@@ -108,7 +108,10 @@ void Connection::accept_connect(Connect&& c) {
   }
   if (s) {
     session_present = true;
+    const bool was_persistent = s->persistent();
     s->set_expiry_interval(expiry);
+    // Resumed with session expiry 0: its deliveries are no longer stored.
+    if (was_persistent != s->persistent()) worker_.update_route_persistence(*s);
     worker_.session_online(*s);
   } else {
     s = &worker_.create_session(c.client_id, expiry);

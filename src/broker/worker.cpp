@@ -363,6 +363,14 @@ void Worker::apply(const std::vector<SubscriptionChange>& changes) {
   }
 }
 
+void Worker::update_route_persistence(Session& s) {
+  std::vector<SubscriptionChange> changes;
+  for (const auto& [filter, r] : s.subscriptions()) {
+    changes.push_back({filter, RouteEntry{{index_, s.uid()}, r.options, r.subscription_id, s.persistent()}, true});
+  }
+  change_subscriptions(std::move(changes), [] {});
+}
+
 void Worker::change_subscriptions(std::vector<SubscriptionChange> changes, std::function<void()> done) {
   apply(changes);
   const auto n = broker_.worker_count();

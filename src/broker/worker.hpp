@@ -127,6 +127,9 @@ class Worker {
 
   // Applies `changes` to every replica, then runs `done` on this thread.
   void change_subscriptions(std::vector<SubscriptionChange> changes, std::function<void()> done);
+  // Tells every replica whether `s`'s deliveries are to be stored, after its expiry changed
+  // between persistent and not at a reconnect.
+  void update_route_persistence(Session& s);
   // Applies changes to this replica only (recovery, before the threads start).
   void apply(const std::vector<SubscriptionChange>& changes);
 
