@@ -270,12 +270,14 @@ RECOVERY_QUEUED=${BENCH_RECOVERY_QUEUED:-100}
 FILL=$BUILD/bench/hermod_store_fill
 if [[ -x $FILL ]]; then
   log "recovery: filling a store with $RECOVERY_SESSIONS sessions x $RECOVERY_QUEUED queued messages"
+  sed 's/^log_level = "warn"/log_level = "info"/' "$WORK/hermod.toml" >"$WORK/hermod-recovery.toml"
   fill_json=$("$FILL" --dir "$STORE_DIR/recovery" --sessions "$RECOVERY_SESSIONS" --queued "$RECOVERY_QUEUED" --sharing 100)
   store_kb=$(du -sk "$STORE_DIR/recovery" | cut -f1)
   for rep in $(seq "$REPS"); do
     port=$(free_port)
     t0=$(now)
-    "$HERMOD" -c "$WORK/hermod.toml" -p "$port" --workers 2 --data-dir "$STORE_DIR/recovery" \
+    # At info level: the broker logs "recovered ... in N ms".
+    "$HERMOD" -c "$WORK/hermod-recovery.toml" -p "$port" --workers 2 --data-dir "$STORE_DIR/recovery" \
       >"$WORK/recovery.log" 2>&1 &
     pid=$!
     BROKER_PIDS+=("$pid")

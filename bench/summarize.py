@@ -231,13 +231,15 @@ def durability_section(runs, lines):
         fill = rec[0]["fill"]
         lines.append("## Recovery at start-up")
         lines.append("")
-        lines.append(f"A store with {fill['sessions']:,} offline persistent sessions and {fill['queued']:,} queued "
-                     f"QoS 1 messages ({fill['bodies']:,} bodies, each shared by 100 sessions; "
+        n = lambda v: f"{v:,}".replace(",", " ")  # noqa: E731
+        lines.append(f"A store with {n(fill['sessions'])} offline persistent sessions and {n(fill['queued'])} queued "
+                     f"QoS 1 messages ({n(fill['bodies'])} bodies, each shared by 100 sessions; "
                      f"{rec[0]['store_kb'] / 1024:.0f} MiB on disk), written in {fill['fill_s']:.1f} s by "
                      "`hermod_store_fill` with the broker's own record encoders. Each start: 2 workers, unpinned; "
                      "*recovered*: the broker's own measure of reading the store back; *listening*: from exec to "
-                     "accepting connections (includes opening RocksDB); then one session reconnects and must "
-                     "receive exactly its messages, and the broker stops on SIGTERM.".replace(",", " "))
+                     "accepting connections (includes opening RocksDB, and on the first start replaying the "
+                     "write-ahead log the filler left); then one session reconnects and must receive exactly its "
+                     "messages, and the broker stops on SIGTERM.")
         lines.append("")
         lines.append("| start | recovered in | listening after | RSS after recovery | one session drained | stop |")
         lines.append("|---:|---:|---:|---:|---|---:|")
