@@ -149,7 +149,10 @@ void Broker::recover() {
   uids.reserve(sessions.size());
   for (const auto& [uid, placed] : sessions) uids.push_back(uid);
   std::sort(uids.begin(), uids.end());
-  const std::size_t parts = uids.size() < 1000 ? 1 : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+  // Even a small store is read by several threads: the test suite's restarts then run this path
+  // under ThreadSanitizer, and a thread costs little next to opening RocksDB.
+  const std::size_t parts =
+      std::clamp<std::size_t>(std::min<std::size_t>(uids.size(), std::thread::hardware_concurrency()), 1, 4);
   std::vector<QueueScan> scans(parts);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < parts; ++i) {
