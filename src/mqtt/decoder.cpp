@@ -107,18 +107,32 @@ Result<Packet> decode_connack(Reader& in, ProtocolVersion v) {
   return Packet{std::move(c)};
 }
 
-Result<Packet> decode_publish(const FixedHeader& h, Reader& in, ProtocolVersion v) {
-  Publish p;
+// What every PUBLISH starts with, read by both decode_publish and the fast path: the flags of
+// the fixed header, the topic (UTF-8 checked, not yet as a topic name) and the packet id.
+Result<PublishView> publish_head(const FixedHeader& h, Reader& in) {
+  PublishView p;
   p.dup = h.flags() & 0x08;
   p.qos = (h.flags() >> 1) & 0x03;
   p.retain = h.flags() & 0x01;
   if (p.qos == 3) return Error{ReasonCode::malformed_packet, "PUBLISH QoS 3"};
   if (p.qos == 0 && p.dup) return Error{ReasonCode::malformed_packet, "DUP set on QoS 0 PUBLISH"};
   HERMOD_TRY(topic, in.utf8());
+  p.topic = topic;
   if (p.qos > 0) {
     HERMOD_TRY(id, nonzero_packet_id(in));
     p.packet_id = id;
   }
+  return p;
+}
+
+Result<Packet> decode_publish(const FixedHeader& h, Reader& in, ProtocolVersion v) {
+  HERMOD_TRY(head, publish_head(h, in));
+  Publish p;
+  p.dup = head.dup;
+  p.qos = head.qos;
+  p.retain = head.retain;
+  p.packet_id = head.packet_id;
+  const std::string_view topic = head.topic;
   HERMOD_TRY(props, v5_properties(in, v, PropertyContext::publish));
   p.props = std::move(props);
   // An empty topic is allowed only in MQTT 5 together with a topic alias (3.3.2.3.4).
@@ -268,30 +282,18 @@ bool flags_valid(const FixedHeader& h) {
 Result<std::optional<PublishView>> decode_publish_view(const FixedHeader& h, std::string_view body, ProtocolVersion v) {
   if (h.type() != PacketType::publish) return std::optional<PublishView>();
   if (body.size() != h.remaining_length) return kMalformed;
-  PublishView p;
-  p.dup = h.flags() & 0x08;
-  p.qos = (h.flags() >> 1) & 0x03;
-  p.retain = h.flags() & 0x01;
-  if (p.qos == 3) return Error{ReasonCode::malformed_packet, "PUBLISH QoS 3"};
-  if (p.qos == 0 && p.dup) return Error{ReasonCode::malformed_packet, "DUP set on QoS 0 PUBLISH"};
   Reader in(body);
-  auto topic_r = in.utf8();
-  if (!topic_r) return topic_r.error();
-  const std::string_view topic = *topic_r;
-  if (p.qos > 0) {
-    auto id = nonzero_packet_id(in);
-    if (!id) return id.error();
-    p.packet_id = *id;
-  }
+  auto head = publish_head(h, in);
+  if (!head) return head.error();
+  PublishView p = *head;
   if (is_v5(v)) {
     // Only a property length of 0 (one byte) takes this path; anything else is decoded whole.
     auto length = in.u8();
     if (!length) return length.error();
     if (*length != 0) return std::optional<PublishView>();
-    if (topic.empty()) return Error{ReasonCode::protocol_error, "empty topic without topic alias"};
+    if (p.topic.empty()) return Error{ReasonCode::protocol_error, "empty topic without topic alias"};
   }
-  if (!is_valid_topic_name(topic)) return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
-  p.topic = topic;
+  if (!is_valid_topic_name(p.topic)) return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
   p.payload = in.rest();
   return std::optional<PublishView>(p);
 }
