@@ -26,7 +26,7 @@ import pytest
 
 from broker_process import REPO, unique_id
 from clients import mosquitto_pub
-from test_cli_interop import Lines
+from test_cli_interop import CollectedProcess
 
 HERMOD_CLI = Path(os.environ.get("HERMOD_CLI", REPO / "build" / "release" / "hermod-cli"))
 DEADLINE = 10.0  # seconds for any single expected event
@@ -36,24 +36,12 @@ pytestmark = pytest.mark.skipif(not os.access(HERMOD_CLI, os.X_OK),
                                 reason=f"{HERMOD_CLI} is not built (make, or set HERMOD_CLI)")
 
 
-class Cli:
+class Cli(CollectedProcess):
     """A running hermod-cli, its stdout and stderr collected line by line."""
 
     def __init__(self, broker, command: str, *args: str, stdin=subprocess.DEVNULL):
-        self.argv = [str(HERMOD_CLI), command, "-h", broker.host, "-p", str(broker.port), *args]
-        self.proc = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.out = Lines(self.proc.stdout)
-        self.err = Lines(self.proc.stderr)
-
-    def wait(self, timeout: float = DEADLINE) -> int:
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.argv[1]} still running after {timeout:g} s; stdout: "
-                                 f"{self.out.snapshot()[-10:]}; stderr: {self.err.snapshot()[-10:]}")
-        self.out.wait_closed()
-        self.err.wait_closed()
-        return rc
+        super().__init__([str(HERMOD_CLI), command, "-h", broker.host, "-p", str(broker.port), *args], stdin,
+                         name=f"hermod-cli {command}")
 
     def subacks(self) -> int:
         return sum("received SUBACK" in line for line in self.err.snapshot())
@@ -61,11 +49,6 @@ class Cli:
     def wait_subacks(self, n: int, timeout: float = DEADLINE) -> None:
         """Waits until the -d trace shows the n-th SUBACK."""
         self.err.wait(lambda lines: sum("received SUBACK" in l for l in lines) >= n, timeout, f"SUBACK #{n}")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 @pytest.fixture

@@ -107,6 +107,32 @@ class Lines:
                 self._cond.wait(left)
 
 
+class CollectedProcess:
+    """A program running in the background, its stdout and stderr collected line by line."""
+
+    def __init__(self, argv: List[str], stdin=subprocess.DEVNULL, name: str = ""):
+        self.argv = argv
+        self.name = name or Path(argv[0]).name  # for the timeout message
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.out = Lines(self.proc.stdout)
+        self.err = Lines(self.proc.stderr)
+
+    def wait(self, timeout: float = DEADLINE) -> int:
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.name} still running after {timeout:g} s; "
+                                 f"stdout: {self.out.snapshot()[-10:]}; stderr: {self.err.snapshot()[-10:]}")
+        self.out.wait_closed()
+        self.err.wait_closed()
+        return rc
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
 _started: List["Process"] = []  # every child of the current test, killed at its end
 
 

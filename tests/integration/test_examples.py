@@ -20,7 +20,7 @@ from typing import List
 import pytest
 
 from broker_process import REPO, unique_id
-from test_cli_interop import Lines
+from test_cli_interop import CollectedProcess
 
 EXAMPLES_DIR = Path(os.environ.get("HERMOD_EXAMPLES_DIR", REPO / "build" / "release" / "examples"))
 DEADLINE = 10.0  # seconds for any single expected event
@@ -40,29 +40,11 @@ def run(name: str, broker, *args: str, timeout: float = DEADLINE) -> subprocess.
     return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
 
-class Example:
-    """An example running in the background, its stdout collected line by line."""
+class Example(CollectedProcess):
+    """An example running in the background, its stdout and stderr collected line by line."""
 
     def __init__(self, name: str, broker, *args: str):
-        argv = [str(example_path(name)), "--host", broker.host, "--port", str(broker.port), *args]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.out = Lines(self.proc.stdout)
-        self.err = Lines(self.proc.stderr)
-
-    def wait(self, timeout: float = DEADLINE) -> int:
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"example still running after {timeout:g} s; "
-                                 f"stdout: {self.out.snapshot()[-10:]}, stderr: {self.err.snapshot()[-10:]}")
-        self.out.wait_closed()
-        return rc
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        super().__init__([str(example_path(name)), "--host", broker.host, "--port", str(broker.port), *args])
 
 
 @pytest.fixture
