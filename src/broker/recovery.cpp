@@ -30,8 +30,7 @@ QueueScan scan_queues(store::Store& store, std::string_view from, std::string_vi
                       const std::unordered_map<std::uint64_t, Placed>& sessions,
                       const std::unordered_map<std::uint64_t, std::shared_ptr<Message>>& bodies) {
   QueueScan out;
-  // Keys come in session order, and a session's messages often share bodies with its
-  // neighbours': remember the last lookup of each.
+  // Keys come in session order: the session is looked up once per run of its keys.
   std::uint64_t last_uid = 0;
   Session* session = nullptr;
   store.scan_range(from, to, [&](std::string_view k, std::string_view v) {
