@@ -98,7 +98,9 @@ start_broker() {
   ((RUN_RT)) && pin+=(chrt -f 10)
   case $name in
     hermod*)
-      "${pin[@]}" "$HERMOD" -c "$WORK/hermod.toml" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
+      local conf=$WORK/hermod.toml
+      [[ $name == *-written ]] && conf=$WORK/hermod-written.toml
+      "${pin[@]}" "$HERMOD" -c "$conf" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
       ;;
     mosquitto)
       sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in" >"$WORK/mosquitto.conf"
@@ -186,6 +188,8 @@ log_level = "warn"
 max_inflight = 65535
 max_queued_messages = 100000
 EOF
+# The durability variant in which every QoS 1 message is written before its PUBACK.
+{ cat "$WORK/hermod.toml"; printf '\n[store]\nack_on_delivery_ms = 0\n'; } >"$WORK/hermod-written.toml"
 cat >"$WORK/mosquitto.conf.in" <<'EOF'
 listener @PORT@ 127.0.0.1
 allow_anonymous true
@@ -236,23 +240,25 @@ for rep in $(seq "$REPS"); do
 done
 
 # ------------------------------------------------------------------------- durability (issue 5)
-# QoS 1 from 16 publishers to 16 persistent subscribers: every message is stored before its
-# PUBACK (body + queue entry) and deleted after the subscriber's PUBACK. The store lives on the
-# build disk, not tmpfs, so that fsync means a disk flush. Mosquitto (no persistence) is run
-# once per repetition as a reference.
+# QoS 1 from 16 publishers to 16 persistent subscribers. By default (acknowledgement on delivery)
+# a message the subscriber acknowledges within store.ack_on_delivery_ms is never written;
+# `fsync-written` turns that off (ack_on_delivery_ms = 0), so every message is stored before its
+# PUBACK (body + queue entry) and deleted after the subscriber's PUBACK: the group commit alone.
+# The store lives on the build disk, not tmpfs, so that fsync means a disk flush. Mosquitto (no
+# persistence) is run once per repetition as a reference.
 STORE_DIR=${BENCH_STORE_DIR:-$ROOT/build/bench-store}
 rm -rf "$STORE_DIR"
 mkdir -p "$STORE_DIR"
-log "durability: QoS 1 to persistent subscribers in store modes memory, wal, fsync"
+log "durability: QoS 1 to persistent subscribers in store modes memory, wal, fsync, fsync-written"
 for rep in $(seq "$REPS"); do
-  for mode in memory wal fsync; do
+  for mode in memory wal fsync fsync-written; do
     rm -rf "$STORE_DIR/durable"
     measure durable_tput "hermod-$mode" "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 \
-      --data-dir "$STORE_DIR/durable" --store-mode "$mode" -- \
+      --data-dir "$STORE_DIR/durable" --store-mode "${mode%-written}" -- \
       pairs --clients 16 --qos 1 --size 64 --persistent --duration "$DURATION"
     rm -rf "$STORE_DIR/durable"
     measure durable_ack "hermod-$mode" "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 \
-      --data-dir "$STORE_DIR/durable" --store-mode "$mode" -- \
+      --data-dir "$STORE_DIR/durable" --store-mode "${mode%-written}" -- \
       latency --clients 16 --qos 1 --size 64 --persistent --rate 2000 --duration "$DURATION"
   done
   measure durable_tput mosquitto "$rep" "$GEN_CPU" "$BROKER_CPU" -- \

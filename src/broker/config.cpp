@@ -188,8 +188,9 @@ Config parse_config(const std::string& text, const std::string& source) {
   if (const auto* t = r.table(root, "limits")) read_limits(r, *t, c.limits);
   if (const auto* t = r.table(root, "features")) read_features(r, *t, c.features);
   if (const auto* t = r.table(root, "store")) {
-    r.only(*t, "store.", {"path", "mode"});
+    r.only(*t, "store.", {"path", "mode", "ack_on_delivery_ms"});
     r.string(*t, "store.", "path", c.data_dir);
+    r.integer(*t, "store.", "ack_on_delivery_ms", c.ack_on_delivery_ms, 0, 60'000);
     r.string(*t, "store.", "mode", c.store_mode);
     if (c.store_mode != "fsync" && c.store_mode != "wal" && c.store_mode != "memory") {
       r.fail(t->get("mode"), "store.mode", "must be one of fsync, wal, memory");

@@ -57,6 +57,10 @@ struct Config {
   AuthConfig auth;
   std::string data_dir;          // empty: no store (memory mode)
   std::string store_mode = "fsync";  // fsync | wal | memory (see docs/durability.md)
+  // How long a QoS 1 message sent at once to an online persistent subscriber on the publisher's
+  // worker may wait for that subscriber's PUBACK instead of a store write (the publisher's PUBACK
+  // waits for whichever comes first); 0: every such message is written before its PUBACK.
+  std::uint32_t ack_on_delivery_ms = 10;
 
   // Worker count with 0 resolved to the hardware thread count.
   unsigned resolved_workers() const;

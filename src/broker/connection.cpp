@@ -48,6 +48,7 @@ Connection::Connection(Worker& worker, Socket socket, asio::ip::tcp::endpoint re
 }
 
 Connection::~Connection() {
+  drop_held_acks();
   if (counted_) worker_.broker().connection_count().fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -280,6 +281,7 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
   socket_.close(ec);
   out_.clear();
   out_bytes_ = 0;
+  drop_held_acks();
 
   const bool will = reason != CloseReason::client_disconnect && reason != CloseReason::server_shutdown &&
                     reason != CloseReason::refused;
@@ -413,6 +415,7 @@ std::string Connection::remote() const {
 
 void Connection::release_idle_buffers() {
   if (out_.empty() && out_.capacity() != 0 && !write_waiting_) std::vector<OutChunk>().swap(out_);
+  if (held_acks_ && held_acks_->empty()) held_acks_.reset();
 }
 
 void Connection::write_queued(bool closing) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "broker/ack_gate.hpp"
 #include "broker/message.hpp"
 #include "broker/session.hpp"
 #include "broker/string_hash.hpp"
@@ -91,6 +93,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // a busy connection keeps it from one flush to the next, an idle one holds none.
   void release_idle_buffers();
 
+  // Sends the acknowledgements held for deliveries that are now acknowledged or stored, up to
+  // the first that still waits (acknowledgements leave in the order of their PUBLISHes).
+  void release_acks();
+
   // Unacknowledged QoS 1/2 PUBLISHes this client may have: the broker's max_inflight, lowered
   // by an MQTT 5 client's Receive Maximum.
   std::uint16_t inflight_limit() const { return inflight_limit_; }
@@ -145,8 +151,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_pubrec(mqtt::PacketId id, mqtt::ReasonCode reason);
   void handle_pubrel(mqtt::PacketId id);
   void handle_pubcomp(mqtt::PacketId id);
-  // Queues an acknowledgement; a successful one is 4 bytes copied without building a packet.
-  void send_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason = mqtt::ReasonCode::success);
+  // Queues an acknowledgement, or holds it while `gate` is closed or earlier ones are held.
+  void send_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason = mqtt::ReasonCode::success,
+                std::shared_ptr<AckGate> gate = nullptr);
+  // Queues an acknowledgement now; a successful one is 4 bytes copied without building a packet.
+  void write_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason);
+  // Forgets the held acknowledgements (the connection is closing: they are never sent).
+  void drop_held_acks();
   void handle_subscribe(mqtt::Subscribe&& s);
   void handle_unsubscribe(mqtt::Unsubscribe&& u);
   void handle_disconnect(const mqtt::Disconnect& d);
@@ -201,6 +212,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<std::string> inbuf_;  // bytes of an incomplete packet; null when there are none
   std::unique_ptr<std::pair<mqtt::Connect, std::uint32_t>> pending_handoff_;
   std::unique_ptr<ConnectionAuth> auth_;  // null unless the client uses enhanced authentication
+  // Acknowledgements waiting for deliveries (see ack_gate.hpp); kept while in use, like out_.
+  struct HeldAck {
+    mqtt::PacketType type;
+    mqtt::PacketId id;
+    mqtt::ReasonCode reason;
+    std::shared_ptr<AckGate> gate;  // null: waits only for the ones before it
+  };
+  std::unique_ptr<std::deque<HeldAck>> held_acks_;
 
   std::vector<OutChunk> out_;
   std::uint32_t out_head_ = 0;   // first chunk not yet fully written

@@ -38,6 +38,7 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
   // it again [MQTT-4.3.3-9].
   if (p.qos == 2 && s.inbound_qos2().count(p.packet_id)) return send_ack(PacketType::pubrec, p.packet_id);
   ReasonCode reason = ReasonCode::success;
+  std::shared_ptr<AckGate> gate;
   if (v5 && props && props->payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
     // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
     if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
@@ -55,24 +56,63 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
       }
       if (!props->empty()) m->props = std::make_shared<Properties>(std::move(*props));
     }
+    const bool gated = p.qos > 0 && worker_.ack_on_delivery();
+    if (gated) worker_.begin_gated_publish(this);
     const auto routed = worker_.publish(m);
+    if (gated) gate = worker_.end_gated_publish();
     if (routed == 0 && v5) reason = ReasonCode::no_matching_subscribers;
   }
-  // The acknowledgement comes last: a durable store's commit will sit right before it.
+  // The acknowledgement comes last: a durable store's commit sits right before it, and `gate`
+  // holds it until deliveries that were not written are acknowledged or written.
   if (p.qos == 1) {
-    send_ack(PacketType::puback, p.packet_id, reason);
+    send_ack(PacketType::puback, p.packet_id, reason, std::move(gate));
   } else if (p.qos == 2) {
     if (!is_failure(reason)) {
       s.inbound_qos2().insert(p.packet_id);
       // Stored with the message: after a crash, a resent PUBLISH is still recognised [MQTT-4.3.3-9].
       if (auto* w = s.stored() ? worker_.writes() : nullptr) w->put(store::inbound_key(s.uid(), p.packet_id), {});
     }
-    send_ack(PacketType::pubrec, p.packet_id, reason);
+    send_ack(PacketType::pubrec, p.packet_id, reason, std::move(gate));
   }
 }
 
-void Connection::send_ack(PacketType type, PacketId id, ReasonCode reason) {
-  if (closed()) return;
+void open_gate(AckGate& gate) {
+  if (--gate.pending == 0 && gate.publisher) gate.publisher->release_acks();
+}
+
+void Connection::send_ack(PacketType type, PacketId id, ReasonCode reason, std::shared_ptr<AckGate> gate) {
+  if (closed()) {
+    if (gate) gate->publisher = nullptr;
+    return;
+  }
+  if ((gate && gate->pending > 0) || (held_acks_ && !held_acks_->empty())) {
+    if (!held_acks_) held_acks_ = std::make_unique<std::deque<HeldAck>>();
+    if (gate && gate->pending == 0) gate.reset();
+    held_acks_->push_back(HeldAck{type, id, reason, std::move(gate)});
+    return;
+  }
+  write_ack(type, id, reason);
+}
+
+void Connection::release_acks() {
+  if (!held_acks_ || closed()) return;
+  auto& held = *held_acks_;
+  while (!held.empty() && (!held.front().gate || held.front().gate->pending == 0)) {
+    const HeldAck a = std::move(held.front());
+    held.pop_front();
+    write_ack(a.type, a.id, a.reason);
+  }
+}
+
+void Connection::drop_held_acks() {
+  if (!held_acks_) return;
+  for (auto& a : *held_acks_) {
+    if (a.gate) a.gate->publisher = nullptr;
+  }
+  held_acks_.reset();
+}
+
+void Connection::write_ack(PacketType type, PacketId id, ReasonCode reason) {
   if (reason != ReasonCode::success && is_v5(version_)) {
     switch (type) {
       case PacketType::puback: return send(Puback{id, reason});

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "broker/ack_gate.hpp"
 #include "broker/config.hpp"
 #include "broker/message.hpp"
 #include "mqtt/packet.hpp"
@@ -50,6 +51,9 @@ struct InflightMessage {
   OutboundMessage out;
   std::uint64_t sequence = 0;  // send order, for resending in the original order
   enum class State : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp } state;
+  // Set while the message is not stored and its publisher's acknowledgement waits for this
+  // client's PUBACK instead (see ack_gate.hpp).
+  GateHold gate{};
 };
 
 class Session {

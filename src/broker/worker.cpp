@@ -24,6 +24,7 @@ Worker::Worker(Broker& broker, std::uint32_t index)
       io_(1),  // one thread runs this context: Asio may skip its internal locking
       sweep_timer_(io_),
       accept_retry_timer_(io_),
+      gate_timer_(io_),
       scratch_(kScratchSize) {}
 
 Worker::~Worker() = default;
@@ -33,6 +34,7 @@ const Config& Worker::config() const { return broker_.config(); }
 void Worker::attach_store(store::Store* store) {
   store_ = store;
   if (store_) batch_ = std::make_unique<store::Batch>();
+  if (store_) ack_wait_ = std::chrono::milliseconds(config().ack_on_delivery_ms);
 }
 
 void Worker::start() {
@@ -62,6 +64,10 @@ void Worker::shutdown() {
     // close() removes each connection from the set, so iterate over a copy.
     std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
     for (auto& c : all) c->close(CloseReason::server_shutdown);
+    // What waited for a subscriber's PUBACK is written now, so a restart still has it.
+    gate_timer_.cancel();
+    store_overdue(Clock::time_point::max());
+    commit_now();
     work_.reset();  // run() returns once the last handler is done
   });
 }
@@ -155,6 +161,11 @@ void Worker::end_turn() {
     auto batch = std::move(dirty_);
     dirty_.clear();
     for (auto& c : batch) c->abort(mqtt::ReasonCode::unspecified_error);
+    auto gates = std::move(committing_gates_);
+    committing_gates_.clear();
+    for (auto& g : gates) {
+      if (g->publisher) g->publisher->abort(mqtt::ReasonCode::unspecified_error);
+    }
   }
   flush_outboxes();
   flush_dirty();
@@ -168,6 +179,12 @@ bool Worker::commit_now() {
       logger("store")->error("store write failed, closing {} connection(s) unacknowledged: {}", dirty_.size(), error);
       turn_failed_ = true;
     }
+  }
+  if (!turn_failed_ && !committing_gates_.empty()) {
+    // Deliveries written this turn: what their publishers' acknowledgements waited for is stored.
+    auto gates = std::move(committing_gates_);
+    committing_gates_.clear();
+    for (auto& g : gates) open_gate(*g);
   }
   return !turn_failed_;
 }
@@ -549,7 +566,48 @@ void Worker::send_inflight(Session& s, OutboundMessage out) {
     s.inflight().erase(*id);
     return;
   }
+  if (gate_publisher_ && entry.out.record_deferred && entry.out.qos == 1) return hold_for_ack(s, *id, entry);
   store_inflight(s, *id, entry);
+}
+
+void Worker::hold_for_ack(Session& s, mqtt::PacketId id, InflightMessage& m) {
+  if (!gate_) {
+    gate_ = std::make_shared<AckGate>();
+    gate_->publisher = gate_publisher_;
+  }
+  m.gate = GateHold(gate_);
+  held_.push_back(HeldDelivery{Clock::now() + ack_wait_, s.uid(), m.sequence, id});
+  if (!gate_timer_armed_) arm_gate_timer();
+}
+
+void Worker::arm_gate_timer() {
+  gate_timer_armed_ = true;
+  gate_timer_.expires_at(held_.front().due);
+  gate_timer_.async_wait([this](const boost::system::error_code& ec) {
+    gate_timer_armed_ = false;
+    if (ec || stopping_) return;
+    store_overdue(Clock::now());
+    if (!held_.empty()) arm_gate_timer();
+  });
+}
+
+void Worker::store_overdue(Clock::time_point now) {
+  while (!held_.empty() && held_.front().due <= now) {
+    const HeldDelivery h = held_.front();
+    held_.pop_front();
+    Session* s = session_by_uid(h.session);
+    if (!s || s->inflight_count() == 0) continue;
+    auto it = s->inflight().find(h.id);
+    if (it == s->inflight().end() || it->second.sequence != h.sequence || !it->second.gate) continue;
+    if (!s->stored()) {
+      it->second.gate.reset();  // resumed without expiry since: nothing of it is kept
+      continue;
+    }
+    // Not acknowledged in time (or the subscriber went away): written like any delivery; the
+    // publisher's acknowledgement goes once this turn is committed.
+    store_inflight(*s, h.id, it->second);
+    committing_gates_.push_back(it->second.gate.take());
+  }
 }
 
 void Worker::pump(Session& s) {

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,6 +29,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/ack_gate.hpp"
 #include "broker/config.hpp"
 #include "broker/counter.hpp"
 #include "broker/message.hpp"
@@ -152,6 +154,15 @@ class Worker {
   void forget_stored(Session& s, OutboundMessage& out);
   // Keys for new queue entries and bodies; recovery raises the floor past stored ones.
   std::uint64_t next_store_id() { return (++store_seq_ << 10) | index_; }
+  // Acknowledgement on delivery (see ack_gate.hpp): between begin and end, QoS 1 deliveries
+  // sent at once on this worker may hold `publisher`'s acknowledgement instead of being written.
+  // end_gated_publish() returns the gate the acknowledgement must wait for (null: none).
+  bool ack_on_delivery() const { return ack_wait_.count() > 0; }
+  void begin_gated_publish(Connection* publisher) { gate_publisher_ = publisher; }
+  std::shared_ptr<AckGate> end_gated_publish() {
+    gate_publisher_ = nullptr;
+    return std::move(gate_);
+  }
   void raise_id_floor(std::uint64_t stored_id) { store_seq_ = std::max(store_seq_, stored_id >> 10); next_uid_ = std::max(next_uid_, stored_id >> 10); }
 
  private:
@@ -170,6 +181,12 @@ class Worker {
   void on_deliveries(std::vector<Delivery>& batch);
   void send_inflight(Session& s, OutboundMessage out);
   void route_to(const SubscriberRef& who, OutboundMessage out);
+  // Holds the current publisher's acknowledgement on this in-flight delivery until its PUBACK
+  // arrives or ack_wait_ passes, whichever first.
+  void hold_for_ack(Session& s, mqtt::PacketId id, InflightMessage& m);
+  // Writes the held deliveries whose wait is over; their gates open after the commit.
+  void store_overdue(Clock::time_point now);
+  void arm_gate_timer();
   void expire_sessions(Clock::time_point now);
   void start_sweep();
   void sweep();
@@ -201,6 +218,20 @@ class Worker {
   store::Store* store_ = nullptr;
   std::unique_ptr<store::Batch> batch_;
   std::uint64_t store_seq_ = 0;
+  // Acknowledgement on delivery.
+  struct HeldDelivery {
+    Clock::time_point due;
+    std::uint64_t session;
+    std::uint64_t sequence;  // tells a reused packet id from the one held
+    mqtt::PacketId id;
+  };
+  Clock::duration ack_wait_{0};  // zero: off
+  Connection* gate_publisher_ = nullptr;
+  std::shared_ptr<AckGate> gate_;
+  std::deque<HeldDelivery> held_;  // in due order; entries acknowledged since stay until due
+  std::vector<std::shared_ptr<AckGate>> committing_gates_;  // open once this turn is committed
+  asio::steady_timer gate_timer_;
+  bool gate_timer_armed_ = false;
   std::vector<char> scratch_;
 };
 

@@ -34,6 +34,7 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runt
 BROKER_KEYS = ("workers", "log_level", "sys_interval")
 LIMIT_KEYS = ("max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
               "max_queued_bytes", "connect_timeout", "queue_qos0")
+STORE_KEYS = ("ack_on_delivery_ms",)
 # Values every test broker starts with unless the test says otherwise. sys_interval=1 keeps the
 # $SYS publisher running during every test (as the mosquitto configuration does).
 DEFAULT_CONFIG: dict[str, Any] = {"sys_interval": 1,
@@ -113,6 +114,8 @@ def hermod_toml(port: int, cfg: dict[str, Any]) -> str:
     lines += [f"{k} = {value(cfg[k])}" for k in BROKER_KEYS if k in cfg]
     lines += ["", "[[listeners]]", f'bind = "{HOST}"', f"port = {port}", "", "[limits]"]
     lines += [f"{k} = {value(cfg[k])}" for k in LIMIT_KEYS if k in cfg]
+    if any(k in cfg for k in STORE_KEYS):
+        lines += ["", "[store]"] + [f"{k} = {value(cfg[k])}" for k in STORE_KEYS if k in cfg]
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +155,7 @@ class Broker:
         """`port` is where the broker is expected to listen (a free one by default); the
         configuration file's listener uses `config_port` (default: `port`); `args` are extra
         command-line arguments; `config_file=False` starts it without -c."""
-        unknown = set(config) - set(BROKER_KEYS) - set(LIMIT_KEYS)
+        unknown = set(config) - set(BROKER_KEYS) - set(LIMIT_KEYS) - set(STORE_KEYS)
         if unknown:
             raise TypeError(f"unknown broker setting(s): {sorted(unknown)}")
         self.kind = BROKER_KIND

@@ -180,6 +180,70 @@ def test_acknowledged_messages_survive_sigkill(make_broker, tmp_path):
     assert len(acked) > ROUNDS, "each round acknowledged messages"
 
 
+def test_puback_waits_for_the_subscribers_puback_or_the_store(make_broker, tmp_path):
+    """Acknowledgement on delivery: a QoS 1 message sent at once to an online persistent subscriber
+    is acknowledged to its publisher as soon as the subscriber acknowledges it (nothing left to
+    lose, nothing written) or, when the subscriber has not within store.ack_on_delivery_ms, once
+    the message is written: then it survives a SIGKILL and is resent with DUP."""
+    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=1500)
+    cid = unique_id("gated")
+    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    sub.connect(cid, clean=False)
+    sub.subscribe([("durable/gate", 1)])
+    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    pub.connect(unique_id("gpub"))
+
+    pub.send(mqtt_raw.publish("durable/gate", b"acked", qos=1, packet_id=1))
+    first = sub.expect(PUBLISH, timeout=5)
+    pub.expect_nothing(0.3)  # the subscriber has not acknowledged it, nor is it stored yet
+    sub.send(mqtt_raw.puback(first.packet_id))
+    pub.expect(PUBACK, timeout=1.0, packet_id=1)  # follows the subscriber's, well before 1.5 s
+
+    pub.send(mqtt_raw.publish("durable/gate", b"unacked", qos=1, packet_id=2))
+    second = sub.expect(PUBLISH, timeout=5)
+    pub.expect_nothing(0.3)
+    pub.expect(PUBACK, timeout=5, packet_id=2)  # after the wait: written, then acknowledged
+    sub.close()
+    pub.close()
+    kill9(b)
+    b.start()
+    again = mqtt_raw.RawClient("127.0.0.1", b.port)
+    assert again.connect(cid, clean=False).session_present
+    p = again.expect(PUBLISH, timeout=5)
+    assert (p.payload, p.dup, p.packet_id) == (b"unacked", True, second.packet_id), p
+    again.send(mqtt_raw.puback(p.packet_id))
+    again.expect_nothing(0.5)  # the acknowledged one is not resent
+
+
+def test_held_acknowledgements_keep_publish_order(make_broker, tmp_path):
+    """[MQTT-4.6.0-2] PUBACKs go out in the order of their PUBLISHes, even when an earlier one
+    waits for a subscriber and a later one waits for nothing."""
+    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=800)
+    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    sub.connect(unique_id("osub"), clean=False)
+    sub.subscribe([("durable/order", 1)])
+    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    pub.connect(unique_id("opub"))
+    pub.send(mqtt_raw.publish("durable/order", b"held", qos=1, packet_id=1))
+    pub.send(mqtt_raw.publish("durable/nobody", b"free", qos=1, packet_id=2))
+    sub.expect(PUBLISH, timeout=5)  # not acknowledged
+    pub.expect_nothing(0.3)
+    acks = [pub.expect(PUBACK, timeout=5).packet_id for _ in range(2)]
+    assert acks == [1, 2], acks
+
+
+def test_ack_on_delivery_off_acknowledges_once_stored(make_broker, tmp_path):
+    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=0)
+    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    sub.connect(unique_id("nsub"), clean=False)
+    sub.subscribe([("durable/nogate", 1)])
+    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    pub.connect(unique_id("npub"))
+    pub.send(mqtt_raw.publish("durable/nogate", b"x", qos=1, packet_id=7))
+    sub.expect(PUBLISH, timeout=5)  # never acknowledged by the subscriber
+    pub.expect(PUBACK, timeout=2, packet_id=7)
+
+
 def test_retained_messages_survive_sigkill(make_broker, tmp_path):
     b = data_broker(make_broker, tmp_path)
     c = mqtt_raw.RawClient("127.0.0.1", b.port)

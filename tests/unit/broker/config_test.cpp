@@ -39,6 +39,7 @@ connect_timeout = 2
 queue_qos0 = true
 [store]
 path = "/tmp/x"
+ack_on_delivery_ms = 0
 )", "test.toml");
   EXPECT_EQ(c.workers, 3u);
   EXPECT_EQ(c.log_level, "debug");
@@ -51,11 +52,15 @@ path = "/tmp/x"
   EXPECT_EQ(c.limits.connect_timeout, 2u);
   EXPECT_TRUE(c.limits.queue_qos0);
   EXPECT_EQ(c.data_dir, "/tmp/x");
+  EXPECT_EQ(c.ack_on_delivery_ms, 0u);
+  EXPECT_EQ(parse_config("", "test.toml").ack_on_delivery_ms, 10u);
 }
 
 TEST(Config, OutOfRangeValueNamesFileLineAndKey) {
   EXPECT_EQ(error_of("\n[limits]\nmax_inflight = 0\n"),
             "test.toml:3: limits.max_inflight: must be between 1 and 65535");
+  EXPECT_EQ(error_of("[store]\nack_on_delivery_ms = -1\n"),
+            "test.toml:2: store.ack_on_delivery_ms: must be between 0 and 60000");
 }
 
 TEST(Config, UnknownKeyIsAnError) {
