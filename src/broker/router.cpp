@@ -403,6 +403,7 @@ void Router::add_entries(const Node* node, std::vector<const RouteEntry*>& out) 
 // ------------------------------------------------------------------------------ public API
 
 bool Router::subscribe(std::string_view filter, const RouteEntry& entry) {
+  ++generation_;
   const auto shared = mqtt::parse_shared_filter(filter);
   split_levels(shared ? shared->filter : filter);
   Node* node = root_;
@@ -431,6 +432,7 @@ bool Router::subscribe(std::string_view filter, const RouteEntry& entry) {
 }
 
 bool Router::unsubscribe(std::string_view filter, SubscriberRef who) {
+  ++generation_;
   const auto shared = mqtt::parse_shared_filter(filter);
   Node* node = find_node(shared ? shared->filter : filter);
   if (!node || !node->entries) return false;
@@ -463,6 +465,21 @@ bool Router::unsubscribe(std::string_view filter, SubscriberRef who) {
 }
 
 void Router::match(std::string_view topic, std::vector<const RouteEntry*>& out) {
+  if (!cache_) cache_ = std::make_unique<CachedMatch[]>(kCacheSlots);
+  const std::uint64_t h = level_hash(topic);
+  CachedMatch& slot = cache_[h % kCacheSlots];
+  if (slot.generation != generation_ || slot.hash != h || slot.topic != topic) {
+    slot.generation = generation_;
+    slot.hash = h;
+    slot.topic.assign(topic);
+    slot.nodes.clear();
+    match_nodes(topic, slot.nodes);
+  }
+  // Entries are read now, not cached: a shared group's next member changes with every match.
+  for (const Node* n : slot.nodes) add_entries(n, out);
+}
+
+void Router::match_nodes(std::string_view topic, std::vector<const Node*>& out) {
   split_levels(topic);  // each level hashed once: every frontier node looks it up
   frontier_.clear();
   frontier_.push_back({root_, seed_});
@@ -472,7 +489,7 @@ void Router::match(std::string_view topic, std::vector<const RouteEntry*>& out) 
     next_.clear();
     for (const Reached& r : frontier_) {
       const Node* n = r.node;
-      if (wild_ok && n->hash) add_entries(n->hash, out);  // '#' matches this level and everything below
+      if (wild_ok && n->hash) out.push_back(n->hash);  // '#' matches this level and everything below
       if (n->has_plain_children()) {
         const std::uint64_t p = child_path(r.path, level.hash);
         if (const Node* c = find_child(n, p, level.name)) next_.push_back({c, p});
@@ -484,8 +501,8 @@ void Router::match(std::string_view topic, std::vector<const RouteEntry*>& out) 
     if (frontier_.empty()) return;
   }
   for (const Reached& r : frontier_) {
-    add_entries(r.node, out);
-    if (r.node->hash) add_entries(r.node->hash, out);  // "a/#" also matches "a"
+    out.push_back(r.node);
+    if (r.node->hash) out.push_back(r.node->hash);  // "a/#" also matches "a"
   }
 }
 

@@ -173,6 +173,8 @@ class Router {
   bool erase(EntryList*& list, SubscriberRef who);
   void add_entries(const Node* node, std::vector<const RouteEntry*>& out);
   void release(Node* node);
+  // The nodes whose entries match `topic`, in match order, into `out`.
+  void match_nodes(std::string_view topic, std::vector<const Node*>& out);
 
   CellArena arena_;             // nodes, short entry lists, table segments
   std::uint64_t seed_;          // per replica, so clients cannot aim topics at one table slot
@@ -186,6 +188,19 @@ class Router {
   std::vector<Reached> frontier_;
   std::vector<Reached> next_;
   std::vector<std::pair<Node*, std::uint64_t>> path_;
+
+  // The nodes a recent topic matched, so a topic published again and again (a device's own
+  // topic) is matched with one hash and one comparison. Direct-mapped by the topic's hash; every
+  // subscribe and unsubscribe starts a new generation, which invalidates all slots.
+  struct CachedMatch {
+    std::uint64_t generation = 0;  // 0: empty
+    std::uint64_t hash = 0;
+    std::string topic;
+    std::vector<const Node*> nodes;
+  };
+  static constexpr std::size_t kCacheSlots = 256;
+  std::unique_ptr<CachedMatch[]> cache_;  // allocated on the first match
+  std::uint64_t generation_ = 1;
 };
 
 }  // namespace hermod::broker

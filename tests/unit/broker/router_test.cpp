@@ -35,6 +35,26 @@ TEST(Router, ExactFilterMatchesOnlyItsTopic) {
   EXPECT_TRUE(sessions_matching(r, "a").empty());
 }
 
+TEST(Router, RepeatedTopicSeesEverySubscriptionChange) {
+  // The second match of a topic comes from the match cache; subscribing or unsubscribing must
+  // show in the very next match, also for topics that share a cache slot.
+  Router r;
+  r.subscribe("dev/1/cmd", entry(1));
+  EXPECT_EQ(sessions_matching(r, "dev/1/cmd"), std::vector<std::uint64_t>{1});
+  EXPECT_EQ(sessions_matching(r, "dev/1/cmd"), std::vector<std::uint64_t>{1});
+  r.subscribe("dev/+/cmd", entry(2));
+  EXPECT_EQ(sessions_matching(r, "dev/1/cmd"), (std::vector<std::uint64_t>{1, 2}));
+  r.unsubscribe("dev/1/cmd", {0, 1});
+  EXPECT_EQ(sessions_matching(r, "dev/1/cmd"), std::vector<std::uint64_t>{2});
+  for (int i = 0; i < 2000; ++i) {  // many more topics than cache slots
+    const std::string t = "dev/" + std::to_string(i) + "/cmd";
+    ASSERT_EQ(sessions_matching(r, t), std::vector<std::uint64_t>{2}) << t;
+    ASSERT_TRUE(sessions_matching(r, "dev/" + std::to_string(i) + "/other").empty()) << t;
+  }
+  r.unsubscribe("dev/+/cmd", {0, 2});
+  EXPECT_TRUE(sessions_matching(r, "dev/7/cmd").empty());
+}
+
 TEST(Router, PlusMatchesExactlyOneLevel) {
   Router r;
   r.subscribe("a/+/c", entry(1));
