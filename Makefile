@@ -8,7 +8,7 @@ CMAKE_GEN := cmake -G Ninja -Wno-dev
 ARGS ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build-dir build release asan tsan fuzz-build run test unit integration fuzz fuzz-smoke crash-test bench clean
+.PHONY: all deps build-dir build release release-all asan tsan fuzz-build run test unit integration fuzz fuzz-smoke crash-test bench clean
 
 all: build
 
@@ -18,9 +18,14 @@ deps:
 build-dir:
 	@mkdir -p $(BUILD)
 
-# Release build: the broker, the CLI, the examples, unit tests and benchmarks.
+# Release build of what make run and the test suite use: the broker, the CLI and the examples.
+# release-all adds the release unit tests and the benchmarks (make bench).
+RELEASE_TARGETS := hermod hermod-cli $(patsubst examples/%.cpp,example_%,$(wildcard examples/*.cpp))
 release: deps | build-dir
 	@[ -f $(BUILD)/release/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release
+	@$(LOCK) cmake --build $(BUILD)/release -j $(JOBS) --target $(RELEASE_TARGETS)
+
+release-all: release
 	@$(LOCK) cmake --build $(BUILD)/release -j $(JOBS)
 
 build: release
@@ -66,7 +71,7 @@ fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=12
 
 test: release asan tsan
 	@rm -rf $(RESULTS)
@@ -80,7 +85,7 @@ ROUNDS ?= 50
 crash-test: release
 	HERMOD_CRASH_ROUNDS=$(ROUNDS) HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration/test_durability.py -k sigkill
 
-bench: release
+bench: release-all
 	@bash bench/run.sh $(BUILD)/release
 
 clean:

@@ -347,14 +347,14 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   bool send_topic = true;
   if (mqtt::is_v5(version_)) {
     if (client_topic_alias_max_ > 0) alias = outbound_alias(m.topic, send_topic);
-    if (expires || !out.subscription_ids.empty() || alias != 0) {
+    if (expires || !out.subscription_ids().empty() || alias != 0) {
       local.emplace(props ? *props : mqtt::Properties{});
       if (expires) {
         // The interval forwarded is what is left of it [MQTT-3.3.2-6], rounded up.
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m.expires_at - now).count();
         local->message_expiry_interval = static_cast<std::uint32_t>((left + 999) / 1000);
       }
-      local->subscription_identifiers = out.subscription_ids;
+      local->subscription_identifiers = out.subscription_ids();
       if (alias != 0) local->topic_alias = alias;
       if (!send_topic) topic = {};
       props = &*local;

@@ -78,7 +78,7 @@ void Connection::handle_subscribe(Subscribe&& sub) {
       self->worker_.broker().retained().match(t.filter, retained);
       for (const auto& m : retained) {
         OutboundMessage out{m, std::min(m->qos, t.options.qos), true};
-        if (subscription_id) out.subscription_ids.push_back(subscription_id);
+        if (subscription_id) out.add_subscription_id(subscription_id);
         self->worker_.deliver(*self->session_, std::move(out));
       }
     }

@@ -32,8 +32,8 @@ store::QueueRecord to_queue_record(const OutboundMessage& out, std::uint16_t pac
   r.retain = out.retain;
   r.packet_id = packet_id;
   r.state = state;
-  r.subscription_ids = out.subscription_ids;
-  r.shared_filter = out.shared_filter;
+  r.subscription_ids = out.subscription_ids();
+  r.shared_filter = out.shared_filter();
   if (out.inline_body) {
     r.body_id = 0;
     r.body = to_body_record(*out.message);

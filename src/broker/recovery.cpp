@@ -64,8 +64,8 @@ QueueScan scan_queues(store::Store& store, std::string_view from, std::string_vi
     msg.qos = r->qos;
     msg.retain = r->retain;
     msg.inline_body = r->body.has_value();
-    msg.subscription_ids = std::move(r->subscription_ids);
-    msg.shared_filter = std::move(r->shared_filter);
+    msg.set_subscription_ids(std::move(r->subscription_ids));
+    msg.set_shared_filter(std::move(r->shared_filter));
     msg.store_key = seq;
     if (r->packet_id != 0) {
       // In flight when the broker stopped: resent with DUP (or PUBREL) when the client returns.

@@ -234,25 +234,32 @@ void Worker::destroy_session(Session& s) {
     publish(msg);
   }
   // MQTT 5 section 4.8.2: messages of a shared subscription that this member will never
-  // acknowledge go to another member of the group.
-  auto hand_over = [&](OutboundMessage&& out) {
-    if (out.shared_filter.empty() || !out.message) return;
-    if (const RouteEntry* other = router_.pick_shared(out.shared_filter, {index_, s.uid()})) {
-      out.retain = false;
-      out.subscription_ids.clear();
-      if (other->subscription_id) out.subscription_ids.push_back(other->subscription_id);
-      if (other->persistent && out.qos > 0) store_delivery(other->who, out, false);
-      route_to(other->who, std::move(out));
-    }
+  // acknowledge go to another member of the group. The new member's stored reference to a shared
+  // body is taken before this member's is dropped, so the body's count never passes through zero
+  // here: another worker dropping its reference at the same moment cannot delete the body in
+  // its own commit while this one still needs it.
+  auto drop_or_hand_over = [&](OutboundMessage& out) {
+    const RouteEntry* other = out.shared_filter().empty() || !out.message
+                                  ? nullptr
+                                  : router_.pick_shared(out.shared_filter(), {index_, s.uid()});
+    if (!other) return forget_stored(s, out);
+    OutboundMessage next(out.message, out.qos, false);
+    next.set_shared_filter(std::string(out.shared_filter()));
+    if (other->subscription_id) next.add_subscription_id(other->subscription_id);
+    if (other->persistent && next.qos > 0) store_delivery(other->who, next, false);
+    forget_stored(s, out);
+    route_to(other->who, std::move(next));
   };
   for (auto& [id, m] : s.inflight()) {
-    forget_stored(s, m.out);
-    if (m.state != InflightMessage::State::awaiting_pubcomp) hand_over(std::move(m.out));
+    if (m.state == InflightMessage::State::awaiting_pubcomp) {
+      forget_stored(s, m.out);  // the subscriber has it already
+    } else {
+      drop_or_hand_over(m.out);
+    }
   }
   while (!s.queue_empty()) {
     auto out = s.dequeue();
-    forget_stored(s, out);
-    hand_over(std::move(out));
+    drop_or_hand_over(out);
   }
   unstore_session(s);
 
@@ -457,8 +464,8 @@ std::size_t Worker::publish(const MessagePtr& msg) {
       out.qos = std::max(out.qos, std::min(msg->qos, e.options.qos));
       // [MQTT-3.3.1-9]: a live message goes out with retain 0 unless retain-as-published.
       out.retain = out.retain || (e.options.retain_as_published && msg->retain);
-      if (e.subscription_id) out.subscription_ids.push_back(e.subscription_id);
-      if (e.shared_filter) out.shared_filter = *e.shared_filter;
+      if (e.subscription_id) out.add_subscription_id(e.subscription_id);
+      if (e.shared_filter) out.set_shared_filter(*e.shared_filter);
     }
     if (!any) continue;
     ++routed;
@@ -508,7 +515,7 @@ void Worker::flush_outboxes() {
     if (outboxes_[w].empty()) continue;
     Worker& target = broker_.worker(w);
     target.post([&target, batch = std::move(outboxes_[w])]() mutable { target.on_deliveries(batch); });
-    outboxes_[w] = {};
+    outboxes_[w].clear();  // moved from; now certainly empty
   }
 }
 
