@@ -21,6 +21,8 @@ constexpr int kReadsPerWakeup = 4;
 constexpr std::size_t kCopyPayloadBelow = 512;
 // iovec entries per gathered write.
 constexpr std::size_t kMaxIovecs = 64;
+// Packets are appended to a chunk of the write queue until it holds this many bytes.
+constexpr std::size_t kChunkBytes = 16384;
 }  // namespace
 
 const char* to_string(CloseReason r) {
@@ -316,9 +318,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
 }
 
 std::string& Connection::tail_chunk() {
-  if (out_.size() == out_head_ || out_.back().payload_of || out_.back().bytes.size() > 16384 ||
+  if (out_.size() == out_head_ || out_.back().payload_of || out_.back().bytes.size() > kChunkBytes ||
       (out_.size() - 1 == out_head_ && out_offset_ > 0)) {
     out_.push_back(OutChunk{});
+    // A second chunk in one turn means a busy connection: give it its full size at once rather
+    // than growing it by doubling.
+    if (out_.size() > 1) out_.back().bytes.reserve(kChunkBytes + 1024);
   }
   return out_.back().bytes;
 }
@@ -342,11 +347,11 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
 
   const mqtt::Properties* props = m.props.get();
   std::optional<mqtt::Properties> local;  // MQTT 5 fields that differ per recipient, when any do
-  std::string_view topic = m.topic;
+  std::string_view topic = m.topic();
   std::uint16_t alias = 0;
   bool send_topic = true;
   if (mqtt::is_v5(version_)) {
-    if (client_topic_alias_max_ > 0) alias = outbound_alias(m.topic, send_topic);
+    if (client_topic_alias_max_ > 0) alias = outbound_alias(m.topic(), send_topic);
     if (expires || !out.subscription_ids().empty() || alias != 0) {
       local.emplace(props ? *props : mqtt::Properties{});
       if (expires) {
@@ -360,29 +365,31 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
       props = &*local;
     }
   }
-  mqtt::PublishHeader h{topic, m.payload.size(), out.qos, out.retain, dup, packet_id, props};
+  mqtt::PublishHeader h{topic, m.payload().size(), out.qos, out.retain, dup, packet_id, props};
   if (mqtt::publish_size(h, version_) > client_max_packet_size_) {
     // Larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25]. A topic alias
     // first used here stays unused; it is only ever announced together with its topic.
-    if (alias != 0 && send_topic) aliases().outbound.erase(m.topic);
+    if (alias != 0 && send_topic) {
+      if (auto it = aliases().outbound.find(m.topic()); it != aliases().outbound.end()) aliases().outbound.erase(it);
+    }
     return false;
   }
   std::string& buf = tail_chunk();
   const auto before = buf.size();
   mqtt::encode_publish_header(h, version_, buf);
-  if (m.payload.size() < kCopyPayloadBelow) {
-    buf.append(m.payload);
+  if (m.payload().size() < kCopyPayloadBelow) {
+    buf.append(m.payload());
     out_bytes_ += buf.size() - before;
   } else {
     out_.back().payload_of = out.message;
-    out_bytes_ += buf.size() - before + m.payload.size();
+    out_bytes_ += buf.size() - before + m.payload().size();
   }
   worker_.stats().messages_sent.add();
   schedule_flush();
   return true;
 }
 
-std::uint16_t Connection::outbound_alias(const std::string& topic, bool& send_topic) {
+std::uint16_t Connection::outbound_alias(std::string_view topic, bool& send_topic) {
   auto& outbound = aliases().outbound;
   auto it = outbound.find(topic);
   if (it != outbound.end()) {
@@ -392,7 +399,7 @@ std::uint16_t Connection::outbound_alias(const std::string& topic, bool& send_to
   // First come, first aliased, until the client's maximum is reached; later topics go in full.
   if (outbound.size() >= client_topic_alias_max_) return 0;
   const auto alias = static_cast<std::uint16_t>(outbound.size() + 1);
-  outbound.emplace(topic, alias);
+  outbound.emplace(std::string(topic), alias);
   send_topic = true;
   return alias;
 }
@@ -414,7 +421,11 @@ std::string Connection::remote() const {
 }
 
 void Connection::release_idle_buffers() {
-  if (out_.empty() && out_.capacity() != 0 && !write_waiting_) std::vector<OutChunk>().swap(out_);
+  if (out_bytes_ == 0 && out_.capacity() != 0 && !write_waiting_) {
+    std::vector<OutChunk>().swap(out_);
+    out_head_ = 0;
+    out_offset_ = 0;
+  }
   if (held_acks_ && held_acks_->empty()) held_acks_.reset();
 }
 
@@ -426,7 +437,7 @@ void Connection::write_queued(bool closing) {
     for (std::size_t i = out_head_; i < out_.size() && n + 2 <= kMaxIovecs; ++i) {
       const auto& c = out_[i];
       std::string_view a = c.bytes;
-      std::string_view b = c.payload_of ? std::string_view(c.payload_of->payload) : std::string_view();
+      std::string_view b = c.payload_of ? std::string_view(c.payload_of->payload()) : std::string_view();
       // Skip what an earlier partial write already sent.
       const auto sa = std::min(skip, a.size());
       a.remove_prefix(sa);
@@ -459,7 +470,7 @@ void Connection::write_queued(bool closing) {
     // Drop the chunks the write completed.
     while (out_head_ < out_.size()) {
       const auto& c = out_[out_head_];
-      const std::size_t size = c.bytes.size() + (c.payload_of ? c.payload_of->payload.size() : 0);
+      const std::size_t size = c.bytes.size() + (c.payload_of ? c.payload_of->payload().size() : 0);
       const std::size_t left = size - out_offset_;
       if (written < left) {
         out_offset_ += written;
@@ -470,9 +481,16 @@ void Connection::write_queued(bool closing) {
       ++out_head_;
     }
   }
-  // Everything written: release the chunks (and with them the payload references).
+  // Everything written: release the chunks (and with them the payload references) but the
+  // first one's buffer, which the next turn writes into: a busy connection would otherwise grow a
+  // fresh string by doubling, and free it, every turn. release_idle_buffers() gives it back once
+  // the connection is quiet.
+  OutChunk keep = std::move(out_.front());
+  keep.bytes.clear();
+  keep.payload_of.reset();
   out_.clear();
   if (out_.capacity() > 16) std::vector<OutChunk>().swap(out_);
+  out_.push_back(std::move(keep));
   out_head_ = 0;
   out_offset_ = 0;
 }

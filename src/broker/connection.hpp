@@ -171,7 +171,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool resolve_topic_alias(mqtt::Publish& p);
   // MQTT 5: the per-recipient topic alias for an outgoing PUBLISH (0: none) and whether the
   // topic must still be sent with it.
-  std::uint16_t outbound_alias(const std::string& topic, bool& send_topic);
+  std::uint16_t outbound_alias(std::string_view topic, bool& send_topic);
 
   std::string& tail_chunk();
   // Puts this connection on the worker's list of connections to flush at the end of the turn,

@@ -194,9 +194,7 @@ void Connection::handle_disconnect(const Disconnect& d) {
 }
 
 MessagePtr Connection::make_will_message() {
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(will_->topic);
-  m->payload = std::move(will_->payload);
+  auto m = make_message(will_->topic, will_->payload);
   m->qos = will_->qos;
   m->retain = will_->retain;
   m->origin_session = session_ ? session_->uid() : 0;

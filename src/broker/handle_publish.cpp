@@ -44,9 +44,7 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
     if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
     reason = ReasonCode::payload_format_invalid;
   } else {
-    auto m = std::make_shared<Message>();
-    m->topic.assign(p.topic);
-    m->payload.assign(p.payload);
+    auto m = make_message(p.topic, p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
     m->origin_session = s.uid();

@@ -16,8 +16,8 @@ steady_clock::time_point from_wall_ms(std::int64_t ms) {
 
 store::BodyRecord to_body_record(const Message& m) {
   store::BodyRecord r;
-  r.topic = m.topic;
-  r.payload = m.payload;
+  r.topic = m.topic();
+  r.payload = m.payload();
   r.qos = m.qos;
   r.retain = m.retain;
   if (m.expires_at != steady_clock::time_point::max()) r.expires_at_ms = to_wall_ms(m.expires_at);
@@ -42,9 +42,7 @@ store::QueueRecord to_queue_record(const OutboundMessage& out, std::uint16_t pac
 }
 
 std::shared_ptr<Message> from_body_record(store::BodyRecord&& r) {
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(r.topic);
-  m->payload = std::move(r.payload);
+  auto m = make_message(r.topic, r.payload);
   m->qos = r.qos;
   m->retain = r.retain;
   if (r.expires_at_ms != 0) m->expires_at = from_wall_ms(r.expires_at_ms);

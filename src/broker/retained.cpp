@@ -16,9 +16,9 @@ RetainedStore::RetainedStore() : root_(std::make_unique<Node>()) {}
 RetainedStore::~RetainedStore() { destroy_trie(std::move(root_)); }
 
 void RetainedStore::set(const MessagePtr& msg) {
-  const auto levels = split_levels(msg->topic);
+  const auto levels = split_levels(msg->topic());
   std::lock_guard lock(mutex_);
-  if (msg->payload.empty()) {
+  if (msg->payload().empty()) {
     std::vector<std::pair<Node*, std::string>> path;
     Node* node = root_.get();
     for (auto level : levels) {

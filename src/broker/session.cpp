@@ -24,7 +24,7 @@ std::vector<std::pair<mqtt::PacketId, InflightMessage*>> Session::inflight_in_or
 
 bool Session::enqueue(OutboundMessage& m, const Limits& limits) {
   if (queue_size() >= limits.max_queued_messages) return false;
-  const auto bytes = m.message->payload.size();
+  const auto bytes = m.message->payload().size();
   const std::uint64_t queued = queue_ ? queue_->bytes : 0;
   if (limits.max_queued_bytes != 0 && queued + bytes > limits.max_queued_bytes) return false;
   restore_queued(std::move(m));
@@ -33,14 +33,14 @@ bool Session::enqueue(OutboundMessage& m, const Limits& limits) {
 
 void Session::restore_queued(OutboundMessage m) {
   if (!queue_) queue_ = std::make_unique<Queue>();
-  queue_->bytes += m.message->payload.size();
+  queue_->bytes += m.message->payload().size();
   queue_->messages.push_back(std::move(m));
 }
 
 OutboundMessage Session::dequeue() {
   OutboundMessage m = std::move(queue_->messages.front());
   queue_->messages.pop_front();
-  queue_->bytes -= m.message->payload.size();
+  queue_->bytes -= m.message->payload().size();
   return m;
 }
 

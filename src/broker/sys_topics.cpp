@@ -31,9 +31,7 @@ void SysTopics::publish_all() {
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                                        broker_.started_at()).count();
   auto pub = [this](const char* topic, std::string value) {
-    auto m = std::make_shared<Message>();
-    m->topic = topic;
-    m->payload = std::move(value);
+    auto m = make_message(topic, value);
     m->retain = true;
     worker_.publish(m);
   };

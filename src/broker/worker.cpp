@@ -424,17 +424,17 @@ std::size_t Worker::publish(const MessagePtr& msg) {
   if (msg->retain) {
     broker_.retained().set(msg);
     // $SYS values are the broker's own and stale after a restart: not stored.
-    auto* w = msg->topic.starts_with("$SYS/") ? nullptr : writes();
+    auto* w = msg->topic().starts_with("$SYS/") ? nullptr : writes();
     if (w) {
-      if (msg->payload.empty()) {
-        w->del(store::retained_key(msg->topic));
+      if (msg->payload().empty()) {
+        w->del(store::retained_key(msg->topic()));
       } else {
-        w->put(store::retained_key(msg->topic), store::encode(to_body_record(*msg)));
+        w->put(store::retained_key(msg->topic()), store::encode(to_body_record(*msg)));
       }
     }
   }
   matches_.clear();
-  router_.match(msg->topic, matches_);
+  router_.match(msg->topic(), matches_);
   if (matches_.empty()) return 0;
   // One copy per session at the highest QoS among its matching subscriptions, carrying every
   // matching subscription identifier (MQTT 5 section 3.3.4).

@@ -7,9 +7,7 @@ namespace hermod::broker {
 namespace {
 
 MessagePtr msg(std::string topic, std::string payload) {
-  auto m = std::make_shared<Message>();
-  m->topic = std::move(topic);
-  m->payload = std::move(payload);
+  auto m = make_message(topic, payload);
   m->retain = true;
   return m;
 }
@@ -18,7 +16,7 @@ std::vector<std::string> topics(const RetainedStore& s, std::string_view filter)
   std::vector<MessagePtr> out;
   s.match(filter, out);
   std::vector<std::string> t;
-  for (auto& m : out) t.push_back(m->topic);
+  for (auto& m : out) t.emplace_back(m->topic());
   std::sort(t.begin(), t.end());
   return t;
 }
@@ -30,7 +28,7 @@ TEST(RetainedStore, KeepsTheLastMessagePerTopic) {
   std::vector<MessagePtr> out;
   s.match("a/b", out);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0]->payload, "2");
+  EXPECT_EQ(out[0]->payload(), "2");
   EXPECT_EQ(s.size(), 1u);
 }
 

@@ -6,9 +6,7 @@ namespace hermod::broker {
 namespace {
 
 OutboundMessage out(std::string payload, std::uint8_t qos = 1) {
-  auto m = std::make_shared<Message>();
-  m->topic = "t";
-  m->payload = std::move(payload);
+  auto m = make_message("t", payload);
   m->qos = qos;
   return OutboundMessage{m, qos, false};
 }
@@ -31,8 +29,8 @@ TEST(Session, QueueDropsNewestWhenCountLimitReached) {
   { auto m = out("1"); EXPECT_TRUE(s.enqueue(m, limits)); }
   { auto m = out("2"); EXPECT_TRUE(s.enqueue(m, limits)); }
   { auto m = out("3"); EXPECT_FALSE(s.enqueue(m, limits)); }
-  EXPECT_EQ(s.dequeue().message->payload, "1");
-  EXPECT_EQ(s.dequeue().message->payload, "2");
+  EXPECT_EQ(s.dequeue().message->payload(), "1");
+  EXPECT_EQ(s.dequeue().message->payload(), "2");
   EXPECT_TRUE(s.queue_empty());
 }
 
