@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   libboost-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
-  librocksdb-dev
+  librocksdb-dev libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
 )

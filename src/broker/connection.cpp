@@ -162,8 +162,8 @@ void Connection::process(std::string_view data) {
     }
     pos += h.total_length();
     on_packet(std::move(*packet));
-    if (pending_handoff_) {
-      auto handoff = std::move(pending_handoff_);
+    if (rare_ && rare_->pending_handoff) {
+      auto handoff = std::move(rare_->pending_handoff);
       auto& [connect, home] = *handoff;
       return hand_off(home, std::move(connect), std::string(data.substr(pos)));
     }
@@ -426,7 +426,10 @@ void Connection::release_idle_buffers() {
     out_head_ = 0;
     out_offset_ = 0;
   }
-  if (held_acks_ && held_acks_->empty()) held_acks_.reset();
+  if (rare_) {
+    if (rare_->held_acks && rare_->held_acks->empty()) rare_->held_acks.reset();
+    if (rare_->empty()) rare_.reset();
+  }
 }
 
 void Connection::write_queued(bool closing) {

@@ -201,25 +201,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::vector<std::string> inbound;  // alias N at index N-1
     std::unordered_map<std::string, std::uint16_t, StringHash, std::equal_to<>> outbound;
   };
-  std::unique_ptr<TopicAliases> aliases_;
-  TopicAliases& aliases() {
-    if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
-    return *aliases_;
-  }
   // Until CONNECT is accepted: when the connection was accepted (the connect timeout counts from
   // there, however slowly bytes trickle in). Afterwards: when bytes last arrived (keepalive).
   Clock::time_point last_received_;
   std::unique_ptr<std::string> inbuf_;  // bytes of an incomplete packet; null when there are none
-  std::unique_ptr<std::pair<mqtt::Connect, std::uint32_t>> pending_handoff_;
   std::unique_ptr<ConnectionAuth> auth_;  // null unless the client uses enhanced authentication
-  // Acknowledgements waiting for deliveries (see ack_gate.hpp); kept while in use, like out_.
+  // Acknowledgements waiting for deliveries (see ack_gate.hpp).
   struct HeldAck {
     mqtt::PacketType type;
     mqtt::PacketId id;
     mqtt::ReasonCode reason;
     std::shared_ptr<AckGate> gate;  // null: waits only for the ones before it
   };
-  std::unique_ptr<std::deque<HeldAck>> held_acks_;
+  // What few connections use, behind one pointer (an idle connection's bytes are counted): MQTT 5
+  // topic aliases, a CONNECT on its way to the client id's home worker, held acknowledgements
+  // (kept while in use, like out_; release_idle_buffers() frees them).
+  struct Rare {
+    std::unique_ptr<TopicAliases> aliases;
+    std::unique_ptr<std::pair<mqtt::Connect, std::uint32_t>> pending_handoff;
+    std::unique_ptr<std::deque<HeldAck>> held_acks;
+    bool empty() const { return !aliases && !pending_handoff && !held_acks; }
+  };
+  std::unique_ptr<Rare> rare_;
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  TopicAliases& aliases() {
+    auto& a = rare().aliases;
+    if (!a) a = std::make_unique<TopicAliases>();
+    return *a;
+  }
+  std::deque<HeldAck>* held_acks() const { return rare_ ? rare_->held_acks.get() : nullptr; }
 
   std::vector<OutChunk> out_;
   std::uint32_t out_head_ = 0;   // first chunk not yet fully written

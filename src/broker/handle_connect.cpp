@@ -31,7 +31,7 @@ void Connection::handle_connect(Connect&& c) {
   const auto home = worker_.broker().home_worker(c.client_id);
   if (home != worker_.index()) {
     // Finish in process(): the bytes after this CONNECT travel with the socket.
-    pending_handoff_ = std::make_unique<std::pair<Connect, std::uint32_t>>(std::move(c), home);
+    rare().pending_handoff = std::make_unique<std::pair<Connect, std::uint32_t>>(std::move(c), home);
     return;
   }
   authenticate(std::move(c));

@@ -83,31 +83,33 @@ void Connection::send_ack(PacketType type, PacketId id, ReasonCode reason, std::
     if (gate) gate->publisher = nullptr;
     return;
   }
-  if ((gate && gate->pending > 0) || (held_acks_ && !held_acks_->empty())) {
-    if (!held_acks_) held_acks_ = std::make_unique<std::deque<HeldAck>>();
+  auto* held = held_acks();
+  if ((gate && gate->pending > 0) || (held && !held->empty())) {
+    if (!held) held = (rare().held_acks = std::make_unique<std::deque<HeldAck>>()).get();
     if (gate && gate->pending == 0) gate.reset();
-    held_acks_->push_back(HeldAck{type, id, reason, std::move(gate)});
+    held->push_back(HeldAck{type, id, reason, std::move(gate)});
     return;
   }
   write_ack(type, id, reason);
 }
 
 void Connection::release_acks() {
-  if (!held_acks_ || closed()) return;
-  auto& held = *held_acks_;
+  if (!held_acks() || closed()) return;
+  auto& held = *held_acks();
   while (!held.empty() && (!held.front().gate || held.front().gate->pending == 0)) {
-    const HeldAck a = std::move(held.front());
+    HeldAck a = std::move(held.front());
     held.pop_front();
     write_ack(a.type, a.id, a.reason);
   }
 }
 
 void Connection::drop_held_acks() {
-  if (!held_acks_) return;
-  for (auto& a : *held_acks_) {
+  auto* held = held_acks();
+  if (!held) return;
+  for (auto& a : *held) {
     if (a.gate) a.gate->publisher = nullptr;
   }
-  held_acks_.reset();
+  rare_->held_acks.reset();
 }
 
 void Connection::write_ack(PacketType type, PacketId id, ReasonCode reason) {
