@@ -180,18 +180,25 @@ def test_acknowledged_messages_survive_sigkill(make_broker, tmp_path):
     assert len(acked) > ROUNDS, "each round acknowledged messages"
 
 
+def gated_pair(make_broker, tmp_path, ack_on_delivery_ms: int, topic: str):
+    """A one-worker broker with a store and `ack_on_delivery_ms`, a persistent QoS 1 subscriber of
+    `topic` (acknowledging nothing by itself) and a publisher: (broker, subscriber id, sub, pub)."""
+    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=ack_on_delivery_ms)
+    cid = unique_id("gsub")
+    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    sub.connect(cid, clean=False)
+    sub.subscribe([(topic, 1)])
+    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
+    pub.connect(unique_id("gpub"))
+    return b, cid, sub, pub
+
+
 def test_puback_waits_for_the_subscribers_puback_or_the_store(make_broker, tmp_path):
     """Acknowledgement on delivery: a QoS 1 message sent at once to an online persistent subscriber
     is acknowledged to its publisher as soon as the subscriber acknowledges it (nothing left to
     lose, nothing written) or, when the subscriber has not within store.ack_on_delivery_ms, once
     the message is written: then it survives a SIGKILL and is resent with DUP."""
-    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=1500)
-    cid = unique_id("gated")
-    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
-    sub.connect(cid, clean=False)
-    sub.subscribe([("durable/gate", 1)])
-    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
-    pub.connect(unique_id("gpub"))
+    b, cid, sub, pub = gated_pair(make_broker, tmp_path, 1500, "durable/gate")
 
     pub.send(mqtt_raw.publish("durable/gate", b"acked", qos=1, packet_id=1))
     first = sub.expect(PUBLISH, timeout=5)
@@ -218,12 +225,7 @@ def test_puback_waits_for_the_subscribers_puback_or_the_store(make_broker, tmp_p
 def test_held_acknowledgements_keep_publish_order(make_broker, tmp_path):
     """[MQTT-4.6.0-2] PUBACKs go out in the order of their PUBLISHes, even when an earlier one
     waits for a subscriber and a later one waits for nothing."""
-    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=800)
-    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
-    sub.connect(unique_id("osub"), clean=False)
-    sub.subscribe([("durable/order", 1)])
-    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
-    pub.connect(unique_id("opub"))
+    _, _, sub, pub = gated_pair(make_broker, tmp_path, 800, "durable/order")
     pub.send(mqtt_raw.publish("durable/order", b"held", qos=1, packet_id=1))
     pub.send(mqtt_raw.publish("durable/nobody", b"free", qos=1, packet_id=2))
     sub.expect(PUBLISH, timeout=5)  # not acknowledged
@@ -233,12 +235,7 @@ def test_held_acknowledgements_keep_publish_order(make_broker, tmp_path):
 
 
 def test_ack_on_delivery_off_acknowledges_once_stored(make_broker, tmp_path):
-    b = data_broker(make_broker, tmp_path, workers=1, ack_on_delivery_ms=0)
-    sub = mqtt_raw.RawClient("127.0.0.1", b.port)
-    sub.connect(unique_id("nsub"), clean=False)
-    sub.subscribe([("durable/nogate", 1)])
-    pub = mqtt_raw.RawClient("127.0.0.1", b.port)
-    pub.connect(unique_id("npub"))
+    _, _, sub, pub = gated_pair(make_broker, tmp_path, 0, "durable/nogate")
     pub.send(mqtt_raw.publish("durable/nogate", b"x", qos=1, packet_id=7))
     sub.expect(PUBLISH, timeout=5)  # never acknowledged by the subscriber
     pub.expect(PUBACK, timeout=2, packet_id=7)
