@@ -60,7 +60,10 @@ unit: asan
 	@mkdir -p $(RESULTS)
 	@cd $(BUILD)/asan && GTEST_OUTPUT=xml:$(RESULTS)/ ctest --output-on-failure -j $(JOBS)
 
-PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_family=xunit2 tests/integration
+# The integration tests mostly wait on brokers and timers, so four pytest-xdist processes share
+# the two cores well (each takes broker ports from its own range: tests/integration/broker_process.py).
+TEST_PROCS ?= 4
+PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_family=xunit2 -n $(TEST_PROCS) tests/integration
 
 # The integration suite against the ASan+UBSan broker and clients, the release broker, and the
 # ThreadSanitizer broker. hermod-cli and the examples are the ASan builds in every run (they are

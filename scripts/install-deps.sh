@@ -10,7 +10,7 @@ packages=(
   libboost-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   librocksdb-dev libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest python3-pytest-xdist
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target (fuzz_*) found in a build directory for SECONDS each, one after the
-# other, each on a temporary copy of its seed corpus so the fuzzer never writes into the repository.
+# Runs every libFuzzer target (fuzz_*) found in a build directory for SECONDS each, as many at
+# once as there are cores (FUZZ_JOBS overrides), each on a temporary copy of its seed corpus so the fuzzer never writes into the repository.
 # Prints one summary line per target; exits non-zero if any target crashed, leaked, timed out or ran
 # out of memory. Crash inputs and logs are kept under BUILD_DIR/fuzz-findings/<target>/.
 # Usage: tests/fuzz/run.sh BUILD_DIR [SECONDS]      (make fuzz FUZZ_SECONDS=600)
@@ -32,8 +32,9 @@ findings="$build/fuzz-findings"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=0
-for bin in "${targets[@]}"; do
+# One target: fuzz, then write its summary line and exit status beside its log.
+fuzz_one() {
+  local bin=$1 name dir seeds rc execs rate cov ft corpus summary
   name=$(basename "$bin")
   dir="$work/$name"
   mkdir -p "$dir/corpus" "$dir/artifacts"
@@ -54,14 +55,28 @@ for bin in "${targets[@]}"; do
   corpus=$(find "$dir/corpus" -type f | wc -l)
   summary="execs ${execs:-?} (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${seeds} -> ${corpus}"
   if [ $rc -eq 0 ]; then
-    printf '%-22s ok     %s\n' "$name" "$summary"
+    printf '%-22s ok     %s\n' "$name" "$summary" >"$dir/summary"
   else
-    failed=1
     mkdir -p "$findings/$name"
     cp "$dir/log" "$findings/$name/log"
     cp -R "$dir/artifacts/." "$findings/$name/" 2>/dev/null || true
-    printf '%-22s FAILED (exit %d) %s; inputs and log in %s\n' "$name" "$rc" "$summary" "$findings/$name"
-    grep -m1 -E 'ERROR: |FUZZ_CHECK failed|runtime error' "$dir/log" | sed 's/^/    /'
+    { printf '%-22s FAILED (exit %d) %s; inputs and log in %s\n' "$name" "$rc" "$summary" "$findings/$name"
+      grep -m1 -E 'ERROR: |FUZZ_CHECK failed|runtime error' "$dir/log" | sed 's/^/    /'; } >"$dir/summary"
   fi
+  echo "$rc" >"$dir/rc"
+}
+
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+for bin in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_one "$bin" &
+done
+wait
+
+failed=0
+for bin in "${targets[@]}"; do
+  dir="$work/$(basename "$bin")"
+  cat "$dir/summary"
+  [ "$(cat "$dir/rc" 2>/dev/null)" = 0 ] || failed=1
 done
 exit $failed

@@ -76,10 +76,30 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
         time.sleep(interval)
 
 
+# Under pytest-xdist (make test runs the suite in several processes) each process takes ports
+# from its own range below the kernel's ephemeral range (32768-60999): two processes never hand
+# out the same port, and a client's ephemeral port never takes a broker's. Hermod listens with
+# SO_REUSEPORT, so a port handed out twice would have two brokers share its connections.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_PORTS_PER_WORKER = 1000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    if not _XDIST_WORKER.startswith("gw"):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            return s.getsockname()[1]
+    base = 20000 + int(_XDIST_WORKER[2:]) * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = base + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + _PORTS_PER_WORKER - 1}")
 
 
 def port_accepts(host: str, port: int) -> bool:

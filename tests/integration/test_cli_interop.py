@@ -15,7 +15,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 import pytest
+
+from broker_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HERMOD_CLI = os.environ.get("HERMOD_CLI", str(ROOT / "build" / "release" / "hermod-cli"))
@@ -40,12 +41,6 @@ pytestmark = [
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 class Lines:

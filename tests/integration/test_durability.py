@@ -124,7 +124,10 @@ class Subscriber:
                 return
             except (ConnectionClosed, OSError):
                 return
-            self._handle(p)
+            try:
+                self._handle(p)
+            except OSError:  # the broker was killed while this client answered
+                return
 
     def close(self) -> None:
         if self.client:
