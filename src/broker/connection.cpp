@@ -426,6 +426,7 @@ void Connection::release_idle_buffers() {
     out_head_ = 0;
     out_offset_ = 0;
   }
+  if (session_) session_->release_idle_window();
   if (rare_) {
     if (rare_->held_acks && rare_->held_acks->empty()) rare_->held_acks.reset();
     if (rare_->empty()) rare_.reset();

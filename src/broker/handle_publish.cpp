@@ -170,42 +170,42 @@ void Connection::handle_pubrel(PacketId id) {
 
 void Connection::handle_puback(PacketId id) {
   auto& inflight = session_->inflight();
-  auto it = inflight.find(id);
-  if (it == inflight.end() || it->second.state != InflightMessage::State::awaiting_puback) return;
-  worker_.forget_stored(*session_, it->second.out);
-  inflight.erase(it);
+  InflightMessage* m = inflight.find(id);
+  if (!m || m->state != InflightMessage::State::awaiting_puback) return;
+  worker_.forget_stored(*session_, m->out);
+  inflight.erase(id);
   worker_.pump(*session_);
 }
 
 void Connection::handle_pubrec(PacketId id, ReasonCode reason) {
   auto& inflight = session_->inflight();
-  auto it = inflight.find(id);
-  if (it == inflight.end()) {
+  InflightMessage* m = inflight.find(id);
+  if (!m) {
     send_ack(PacketType::pubrel, id, is_v5(version_) ? ReasonCode::packet_identifier_not_found : ReasonCode::success);
     return;
   }
   if (is_v5(version_) && is_failure(reason)) {
     // MQTT 5: a PUBREC with a failure code ends the exchange.
-    worker_.forget_stored(*session_, it->second.out);
-    inflight.erase(it);
+    worker_.forget_stored(*session_, m->out);
+    inflight.erase(id);
     worker_.pump(*session_);
     return;
   }
-  if (it->second.state == InflightMessage::State::awaiting_pubrec) {
-    it->second.state = InflightMessage::State::awaiting_pubcomp;
+  if (m->state == InflightMessage::State::awaiting_pubrec) {
+    m->state = InflightMessage::State::awaiting_pubcomp;
     // Stored before the PUBREL leaves: after a crash the broker resends PUBREL, never the
     // PUBLISH, so the subscriber cannot receive the message twice.
-    worker_.store_inflight(*session_, id, it->second);
+    worker_.store_inflight(*session_, id, *m);
   }
   send_ack(PacketType::pubrel, id);
 }
 
 void Connection::handle_pubcomp(PacketId id) {
   auto& inflight = session_->inflight();
-  auto it = inflight.find(id);
-  if (it == inflight.end() || it->second.state != InflightMessage::State::awaiting_pubcomp) return;
-  worker_.forget_stored(*session_, it->second.out);
-  inflight.erase(it);
+  InflightMessage* m = inflight.find(id);
+  if (!m || m->state != InflightMessage::State::awaiting_pubcomp) return;
+  worker_.forget_stored(*session_, m->out);
+  inflight.erase(id);
   worker_.pump(*session_);
 }
 

@@ -67,10 +67,11 @@ QueueScan scan_queues(store::Store& store, std::string_view from, std::string_vi
     msg.set_subscription_ids(std::move(r->subscription_ids));
     msg.set_shared_filter(std::move(r->shared_filter));
     msg.store_key = seq;
-    if (r->packet_id != 0) {
+    if (r->packet_id != 0 && !session->inflight().contains(r->packet_id)) {
       // In flight when the broker stopped: resent with DUP (or PUBREL) when the client returns.
-      session->inflight()[r->packet_id] =
-          InflightMessage{std::move(msg), session->next_sequence(), static_cast<InflightMessage::State>(r->state)};
+      // (A second record with the same packet id, which a healthy store never holds, is queued.)
+      session->inflight().insert(
+          r->packet_id, InflightMessage{std::move(msg), session->next_sequence(), static_cast<InflightMessage::State>(r->state)});
     } else {
       session->restore_queued(std::move(msg));
     }

@@ -5,21 +5,11 @@
 namespace hermod::broker {
 
 std::optional<mqtt::PacketId> Session::next_packet_id() {
-  auto& inflight = this->inflight();
-  if (inflight.size() >= 65535) return std::nullopt;
+  if (inflight_.size() >= 65535) return std::nullopt;
   while (true) {
     last_packet_id_ = static_cast<mqtt::PacketId>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-    if (!inflight.count(last_packet_id_)) return last_packet_id_;
+    if (!inflight_.contains(last_packet_id_)) return last_packet_id_;
   }
-}
-
-std::vector<std::pair<mqtt::PacketId, InflightMessage*>> Session::inflight_in_order() {
-  std::vector<std::pair<mqtt::PacketId, InflightMessage*>> v;
-  if (!inflight_) return v;
-  v.reserve(inflight_->size());
-  for (auto& [id, m] : *inflight_) v.emplace_back(id, &m);
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second->sequence < b.second->sequence; });
-  return v;
 }
 
 bool Session::enqueue(OutboundMessage& m, const Limits& limits) {

@@ -11,13 +11,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "broker/ack_gate.hpp"
 #include "broker/config.hpp"
 #include "broker/message.hpp"
+#include "broker/packet_id_table.hpp"
 #include "mqtt/packet.hpp"
 
 namespace hermod::broker {
@@ -124,7 +124,10 @@ class Session {
   // The connection currently attached, or null while the client is offline.
   Connection* connection() const { return connection_; }
   void attach(Connection* c) { connection_ = c; }
-  void detach() { connection_ = nullptr; }
+  void detach() {
+    connection_ = nullptr;
+    inflight_.release_if_empty();
+  }
 
   // Subscriptions by filter, with the options granted.
   std::map<std::string, SubscriptionRecord, std::less<>>& subscriptions() { return subscriptions_; }
@@ -132,15 +135,16 @@ class Session {
   // Outbound packet identifiers: the next one not in flight, or nullopt if all 65535 are.
   std::optional<mqtt::PacketId> next_packet_id();
 
-  // Created on first use: a session that only ever sees QoS 0 holds no table.
-  std::unordered_map<mqtt::PacketId, InflightMessage>& inflight() {
-    if (!inflight_) inflight_ = std::make_unique<std::unordered_map<mqtt::PacketId, InflightMessage>>();
-    return *inflight_;
-  }
-  std::size_t inflight_count() const { return inflight_ ? inflight_->size() : 0; }
+  // The outbound in-flight window by packet id. Its slots are allocated on first use and given
+  // back when it is empty and the client idle or gone (release_idle_window).
+  PacketIdTable<InflightMessage>& inflight() { return inflight_; }
+  std::size_t inflight_count() const { return inflight_.size(); }
   std::uint64_t next_sequence() { return ++sequence_; }
-  // In-flight entries in the order they were first sent.
-  std::vector<std::pair<mqtt::PacketId, InflightMessage*>> inflight_in_order();
+  // Packet ids in flight in the order their messages were first sent.
+  std::vector<mqtt::PacketId> inflight_in_order() const {
+    return inflight_.ids_in_order([](const InflightMessage& m) { return m.sequence; });
+  }
+  void release_idle_window() { inflight_.release_if_empty(); }
 
   // The queue of messages waiting for the client (offline, or beyond the in-flight window).
   // Moves `m` into the queue. Returns false (leaving `m` and the queue unchanged) when the limits
@@ -172,7 +176,7 @@ class Session {
   std::unique_ptr<PendingWill> pending_will_;
   Connection* connection_ = nullptr;
   std::map<std::string, SubscriptionRecord, std::less<>> subscriptions_;
-  std::unique_ptr<std::unordered_map<mqtt::PacketId, InflightMessage>> inflight_;
+  PacketIdTable<InflightMessage> inflight_;
   std::uint64_t sequence_ = 0;
   // Allocated on first use: an empty std::deque already holds a 512-byte block.
   struct Queue {

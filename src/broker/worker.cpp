@@ -250,13 +250,13 @@ void Worker::destroy_session(Session& s) {
     forget_stored(s, out);
     route_to(other->who, std::move(next));
   };
-  for (auto& [id, m] : s.inflight()) {
+  s.inflight().for_each([&](mqtt::PacketId, InflightMessage& m) {
     if (m.state == InflightMessage::State::awaiting_pubcomp) {
       forget_stored(s, m.out);  // the subscriber has it already
     } else {
       drop_or_hand_over(m.out);
     }
-  }
+  });
   while (!s.queue_empty()) {
     auto out = s.dequeue();
     drop_or_hand_over(out);
@@ -565,7 +565,7 @@ void Worker::send_inflight(Session& s, OutboundMessage out) {
     return;
   }
   const auto state = out.qos == 1 ? InflightMessage::State::awaiting_puback : InflightMessage::State::awaiting_pubrec;
-  auto& entry = s.inflight()[*id] = InflightMessage{std::move(out), s.next_sequence(), state};
+  auto& entry = s.inflight().insert(*id, InflightMessage{std::move(out), s.next_sequence(), state});
   if (!s.connection()->send_publish(entry.out, *id, false)) {
     // Expired, or larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25].
     stats_.messages_dropped.add();
@@ -603,17 +603,16 @@ void Worker::store_overdue(Clock::time_point now) {
     const HeldDelivery h = held_.front();
     held_.pop_front();
     Session* s = session_by_uid(h.session);
-    if (!s || s->inflight_count() == 0) continue;
-    auto it = s->inflight().find(h.id);
-    if (it == s->inflight().end() || it->second.sequence != h.sequence || !it->second.gate) continue;
+    InflightMessage* m = s ? s->inflight().find(h.id) : nullptr;
+    if (!m || m->sequence != h.sequence || !m->gate) continue;
     if (!s->stored()) {
-      it->second.gate.reset();  // resumed without expiry since: nothing of it is kept
+      m->gate.reset();  // resumed without expiry since: nothing of it is kept
       continue;
     }
     // Not acknowledged in time (or the subscriber went away): written like any delivery; the
     // publisher's acknowledgement goes once this turn is committed.
-    store_inflight(*s, h.id, it->second);
-    committing_gates_.push_back(it->second.gate.take());
+    store_inflight(*s, h.id, *m);
+    committing_gates_.push_back(m->gate.take());
   }
 }
 
@@ -632,7 +631,8 @@ void Worker::pump(Session& s) {
 void Worker::resume(Session& s) {
   Connection* c = s.connection();
   // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (with DUP) and PUBREL in their original order.
-  for (auto& [id, m] : s.inflight_in_order()) {
+  for (const mqtt::PacketId id : s.inflight_in_order()) {
+    InflightMessage* m = s.inflight().find(id);
     if (m->state == InflightMessage::State::awaiting_pubcomp) {
       c->send(mqtt::Pubrel{id});  // rare: resent once per reconnect
     } else if (!c->send_publish(m->out, id, true)) {

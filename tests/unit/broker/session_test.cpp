@@ -16,7 +16,7 @@ TEST(Session, PacketIdsSkipThoseInFlightAndWrap) {
   auto first = s.next_packet_id();
   ASSERT_TRUE(first);
   EXPECT_NE(*first, 0) << "[MQTT-2.3.1-1] packet identifiers are non-zero";
-  s.inflight()[2] = InflightMessage{out("x"), 1, InflightMessage::State::awaiting_puback};
+  s.inflight().insert(2, InflightMessage{out("x"), 1, InflightMessage::State::awaiting_puback});
   EXPECT_EQ(*s.next_packet_id(), 3) << "an id in flight is skipped";
   for (int i = 4; i <= 65535; ++i) (void)s.next_packet_id();  // 4 .. 65535
   EXPECT_EQ(*s.next_packet_id(), 1) << "ids wrap after 65535 and skip 0";
@@ -47,14 +47,10 @@ TEST(Session, QueueRespectsByteLimit) {
 
 TEST(Session, InflightInOrderFollowsSendSequence) {
   Session s("c", 1, Session::kNeverExpires);
-  s.inflight()[9] = InflightMessage{out("a"), s.next_sequence(), InflightMessage::State::awaiting_puback};
-  s.inflight()[3] = InflightMessage{out("b"), s.next_sequence(), InflightMessage::State::awaiting_pubrec};
-  s.inflight()[5] = InflightMessage{out("c"), s.next_sequence(), InflightMessage::State::awaiting_pubcomp};
-  auto v = s.inflight_in_order();
-  ASSERT_EQ(v.size(), 3u);
-  EXPECT_EQ(v[0].first, 9);
-  EXPECT_EQ(v[1].first, 3);
-  EXPECT_EQ(v[2].first, 5);
+  s.inflight().insert(9, InflightMessage{out("a"), s.next_sequence(), InflightMessage::State::awaiting_puback});
+  s.inflight().insert(3, InflightMessage{out("b"), s.next_sequence(), InflightMessage::State::awaiting_pubrec});
+  s.inflight().insert(5, InflightMessage{out("c"), s.next_sequence(), InflightMessage::State::awaiting_pubcomp});
+  EXPECT_EQ(s.inflight_in_order(), (std::vector<mqtt::PacketId>{9, 3, 5}));
 }
 
 }  // namespace
