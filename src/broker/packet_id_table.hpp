@@ -1,15 +1,18 @@
 // A map from MQTT packet identifier (1..65535) to T, stored flat: open addressing with the packet
-// id itself as the hash and linear probing, deletion by backward shift (no tombstones).
+// id itself as the hash, Robin Hood linear probing and deletion by backward shift.
 //
 // Why not std::unordered_map: the outbound in-flight window inserts and erases one entry per
 // QoS 1/2 delivery, and the node allocation, hashing and bucket walk of unordered_map were ~14 %
 // of a QoS 1 stream's broker CPU (docs/performance.md). Packet ids are handed out in sequence, so
-// the ids in flight form a few runs of consecutive numbers: with the id as its own hash, a lookup
-// is almost always the first slot it probes, and the entries of a window sit side by side.
+// the ids in flight form a few runs of consecutive numbers: with the id as its own hash nearly
+// every entry sits in its home slot and a lookup reads one slot. Robin Hood order (within a run,
+// entries sorted by home slot) is what keeps erasing cheap: the backward shift stops at the first
+// entry already in its home slot. Plain linear probing would have to scan the whole run, which for
+// a window of consecutive ids is the whole window, on every acknowledgement.
 //
-// Erasing moves later entries of the same probe run back, so a pointer or reference to an entry
-// is valid only until the next insert or erase (unlike unordered_map). Iterate over ids
-// (ids_in_order) when entries may be erased on the way.
+// Inserting and erasing move entries, so a pointer or reference to an entry is valid only until
+// the next insert or erase (unlike unordered_map). Iterate over ids (ids_in_order) when entries
+// may be erased on the way.
 #pragma once
 
 #include <algorithm>
@@ -38,14 +41,32 @@ class PacketIdTable {
   }
 
   // Inserts `value` under `id`, which must not be present (ids are never 0).
-  T& insert(PacketId id, T value) {
+  T& insert(PacketId id, T&& value) {
     if ((size_ + 1) * 2 > capacity_) grow();
-    std::size_t i = id & mask();
-    while (slots_[i].id != 0) i = (i + 1) & mask();
-    slots_[i].id = id;
-    slots_[i].value = std::move(value);
     ++size_;
-    return slots_[i].value;
+    std::size_t i = id & mask();
+    if (slots_[i].id == 0) {  // the usual case: ids in flight are mostly consecutive
+      slots_[i].id = id;
+      slots_[i].value = std::move(value);
+      return slots_[i].value;
+    }
+    std::size_t distance = 0;  // of the entry being placed from its home slot
+    Slot* placed = nullptr;    // where `id` itself landed
+    Slot carry{id, std::move(value)};
+    for (;; i = (i + 1) & mask(), ++distance) {
+      Slot& slot = slots_[i];
+      if (slot.id == 0) {
+        slot = std::move(carry);
+        return (placed ? placed : &slot)->value;
+      }
+      // Robin Hood: an entry nearer its home gives its slot up and moves on.
+      const std::size_t theirs = distance_of(i);
+      if (theirs < distance) {
+        std::swap(slot, carry);
+        if (!placed) placed = &slot;
+        distance = theirs;
+      }
+    }
   }
 
   // Removes `id`'s entry (destroying its value now); false if there was none.
@@ -54,12 +75,9 @@ class PacketIdTable {
     if (hole == kNone) return false;
     slots_[hole] = Slot{};
     --size_;
-    // Backward shift: an entry later in the probe run moves into the hole unless its home slot
-    // lies cyclically after the hole (then it would no longer be found from its home).
-    for (std::size_t j = (hole + 1) & mask(); slots_[j].id != 0; j = (j + 1) & mask()) {
-      const std::size_t home = slots_[j].id & mask();
-      const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-      if (stays) continue;
+    // Backward shift: the entries after the hole move one slot back until an empty slot or an
+    // entry in its home slot (Robin Hood order guarantees none further on belongs before it).
+    for (std::size_t j = (hole + 1) & mask(); slots_[j].id != 0 && distance_of(j) != 0; j = (j + 1) & mask()) {
       slots_[hole] = std::move(slots_[j]);
       slots_[j] = Slot{};
       hole = j;
@@ -108,11 +126,15 @@ class PacketIdTable {
 
   std::size_t mask() const { return capacity_ - 1; }
 
+  // How far the entry in slot i sits from its home slot.
+  std::size_t distance_of(std::size_t i) const { return (i - (slots_[i].id & mask())) & mask(); }
+
   std::size_t find_slot(PacketId id) const {
     if (size_ == 0 || id == 0) return kNone;
-    for (std::size_t i = id & mask();; i = (i + 1) & mask()) {
+    for (std::size_t i = id & mask(), distance = 0;; i = (i + 1) & mask(), ++distance) {
       if (slots_[i].id == id) return i;
-      if (slots_[i].id == 0) return kNone;
+      // Empty, or an entry nearer its home than `id` would be here: `id` is not present.
+      if (slots_[i].id == 0 || distance_of(i) < distance) return kNone;
     }
   }
 

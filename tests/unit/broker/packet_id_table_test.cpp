@@ -49,7 +49,7 @@ TEST(PacketIdTable, EraseDestroysTheValueAtOnce) {
   // publisher's acknowledgement gate then, not later.
   Table t;
   auto value = std::make_shared<int>(1);
-  t.insert(3, value);
+  t.insert(3, std::shared_ptr<int>(value));
   EXPECT_EQ(value.use_count(), 2);
   t.erase(3);
   EXPECT_EQ(value.use_count(), 1);
