@@ -322,6 +322,15 @@ def workers_section(runs, lines):
                      f"| {fmt_num(runs.med('pairs_unpinned', b, per_cpu_second))} "
                      f"| {fmt_num(runs.med('pairs_unpinned', b, lambda r: r['gen']['gen_cpu_pct']))} % |")
     lines.append("")
+    eff = ratio(runs.med("pairs_unpinned", "hermod-w2", per_cpu_second),
+                runs.med("pairs_unpinned", "hermod-w1", per_cpu_second))
+    gen = runs.med("pairs_unpinned", "hermod-w1", lambda r: r["gen"]["gen_cpu_pct"])
+    if eff is not None:
+        lines.append(f"Messages per broker CPU-second with 2 workers: {fmt_ratio(eff)} of 1 worker's (1.0× would "
+                     "mean a second worker adds no cost per message, cross-worker deliveries included). "
+                     f"The generator needs {fmt_num(gen)} % of a core here, so on 2 cores the broker's "
+                     "msg/s cannot show scaling with cores.")
+        lines.append("")
 
 
 def micro_section(micro, lines):
