@@ -141,9 +141,25 @@ void BenchConnection::process(std::string_view data) {
     if (!header) return fail("malformed packet from the broker");
     if (!*header || data.size() - pos < (*header)->total_length()) break;
     const auto& h = **header;
-    auto packet = mqtt::decode_packet(h, data.substr(pos + h.header_length, h.remaining_length), version_);
-    if (!packet) return fail("undecodable packet from the broker");
+    const auto body = data.substr(pos + h.header_length, h.remaining_length);
     pos += h.total_length();
+    if (h.type() == mqtt::PacketType::publish) {
+      auto view = mqtt::decode_publish_view(h, body, version_);
+      if (!view) return fail("undecodable packet from the broker");
+      if (*view) {
+        sink_.on_publish(*this, **view);
+        continue;
+      }
+    } else {
+      auto ack = mqtt::decode_short_ack(h, body);
+      if (!ack) return fail("undecodable packet from the broker");
+      if (*ack) {
+        sink_.on_short_ack(*this, h.type(), **ack);
+        continue;
+      }
+    }
+    auto packet = mqtt::decode_packet(h, body, version_);
+    if (!packet) return fail("undecodable packet from the broker");
     sink_.on_packet(*this, std::move(*packet));
   }
   if (fd_ >= 0 && pos < data.size()) in_.assign(data.substr(pos));

@@ -96,21 +96,31 @@ void Publisher::on_closed(BenchConnection&, std::string_view why) {
   if (failure_.empty()) failure_ = "publisher " + std::to_string(index_) + ": " + std::string(why);
 }
 
-void Publisher::on_packet(BenchConnection&, mqtt::Packet&& p) {
-  if (auto* a = std::get_if<mqtt::Puback>(&p)) {
-    if (a->packet_id < ids_.size() && ids_[a->packet_id] == 1) record_ack(a->packet_id);
-    return release_id(a->packet_id, 1);
+void Publisher::on_short_ack(BenchConnection&, mqtt::PacketType type, mqtt::PacketId id) {
+  switch (type) {
+    case mqtt::PacketType::puback:
+      if (id < ids_.size() && ids_[id] == 1) record_ack(id);
+      return release_id(id, 1);
+    case mqtt::PacketType::pubrec:
+      if (id < ids_.size() && ids_[id] == 2) {
+        record_ack(id);
+        ids_[id] = 3;
+        append_ack(conn_.out(), mqtt::PacketType::pubrel, id, conn_.version());
+        conn_.queued();
+      }
+      return;
+    case mqtt::PacketType::pubcomp:
+      return release_id(id, 3);
+    default:
+      return;
   }
-  if (auto* r = std::get_if<mqtt::Pubrec>(&p)) {
-    if (r->packet_id < ids_.size() && ids_[r->packet_id] == 2) {
-      record_ack(r->packet_id);
-      ids_[r->packet_id] = 3;
-      append_ack(conn_.out(), mqtt::PacketType::pubrel, r->packet_id, conn_.version());
-      conn_.queued();
-    }
-    return;
-  }
-  if (auto* c = std::get_if<mqtt::Pubcomp>(&p)) return release_id(c->packet_id, 3);
+}
+
+void Publisher::on_packet(BenchConnection& c, mqtt::Packet&& p) {
+  // Acknowledgements with a reason code or properties (MQTT 5) come this way.
+  if (auto* a = std::get_if<mqtt::Puback>(&p)) return on_short_ack(c, mqtt::PacketType::puback, a->packet_id);
+  if (auto* r = std::get_if<mqtt::Pubrec>(&p)) return on_short_ack(c, mqtt::PacketType::pubrec, r->packet_id);
+  if (auto* m = std::get_if<mqtt::Pubcomp>(&p)) return on_short_ack(c, mqtt::PacketType::pubcomp, m->packet_id);
   if (auto* ack = std::get_if<mqtt::Connack>(&p)) {
     if (ack->reason != mqtt::ReasonCode::success) {
       failure_ = "publisher " + std::to_string(index_) + ": CONNACK refused";
@@ -245,13 +255,18 @@ void Subscriber::on_closed(BenchConnection&, std::string_view why) {
   if (failure_.empty()) failure_ = "subscriber " + std::to_string(index_) + ": " + std::string(why);
 }
 
+void Subscriber::on_short_ack(BenchConnection& c, mqtt::PacketType type, mqtt::PacketId id) {
+  if (type != mqtt::PacketType::pubrel) return;
+  append_ack(c.out(), mqtt::PacketType::pubcomp, id, c.version());
+  c.queued();
+}
+
 void Subscriber::on_packet(BenchConnection& c, mqtt::Packet&& p) {
-  if (auto* pub = std::get_if<mqtt::Publish>(&p)) return on_publish(*pub);
-  if (auto* rel = std::get_if<mqtt::Pubrel>(&p)) {
-    append_ack(c.out(), mqtt::PacketType::pubcomp, rel->packet_id, c.version());
-    c.queued();
-    return;
+  // A PUBLISH with properties (MQTT 5) or a PUBREL with a reason code comes this way.
+  if (auto* pub = std::get_if<mqtt::Publish>(&p)) {
+    return on_publish(c, mqtt::PublishView{pub->topic, pub->payload, pub->qos, pub->retain, pub->dup, pub->packet_id});
   }
+  if (auto* rel = std::get_if<mqtt::Pubrel>(&p)) return on_short_ack(c, mqtt::PacketType::pubrel, rel->packet_id);
   if (auto* ack = std::get_if<mqtt::Connack>(&p)) {
     if (ack->reason != mqtt::ReasonCode::success) {
       failure_ = "subscriber " + std::to_string(index_) + ": CONNACK refused";
@@ -272,7 +287,7 @@ void Subscriber::on_packet(BenchConnection& c, mqtt::Packet&& p) {
   }
 }
 
-void Subscriber::on_publish(const mqtt::Publish& p) {
+void Subscriber::on_publish(BenchConnection&, const mqtt::PublishView& p) {
   const std::uint64_t now = now_ns();
   if (p.qos == 1) append_ack(conn_.out(), mqtt::PacketType::puback, p.packet_id, conn_.version());
   if (p.qos == 2) append_ack(conn_.out(), mqtt::PacketType::pubrec, p.packet_id, conn_.version());

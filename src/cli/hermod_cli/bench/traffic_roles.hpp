@@ -83,6 +83,8 @@ class Publisher final : public ConnectionSink {
 
   void on_open(BenchConnection& c) override;
   void on_packet(BenchConnection& c, mqtt::Packet&& p) override;
+  void on_publish(BenchConnection&, const mqtt::PublishView&) override {}  // not subscribed
+  void on_short_ack(BenchConnection& c, mqtt::PacketType type, mqtt::PacketId id) override;
   void on_closed(BenchConnection& c, std::string_view why) override;
 
  private:
@@ -153,10 +155,11 @@ class Subscriber final : public ConnectionSink {
 
   void on_open(BenchConnection& c) override;
   void on_packet(BenchConnection& c, mqtt::Packet&& p) override;
+  void on_publish(BenchConnection& c, const mqtt::PublishView& p) override;
+  void on_short_ack(BenchConnection& c, mqtt::PacketType type, mqtt::PacketId id) override;
   void on_closed(BenchConnection& c, std::string_view why) override;
 
  private:
-  void on_publish(const mqtt::Publish& p);
 
   const std::uint32_t index_;
   const std::string filter_;
