@@ -366,6 +366,21 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
     }
   }
   mqtt::PublishHeader h{topic, m.payload().size(), out.qos, out.retain, dup, packet_id, props};
+  if (packet_id == 0 && props == nullptr && topic.data() == m.topic().data()) {
+    // Nothing in this QoS 0 header differs per recipient: encode it once per message.
+    auto& cache = worker_.publish_header_cache();
+    if (cache.message.get() != &m || cache.retain != out.retain || cache.version != version_) {
+      cache.message = out.message;
+      cache.retain = out.retain;
+      cache.version = version_;
+      cache.bytes.clear();
+      mqtt::encode_publish_header(h, version_, cache.bytes);
+    }
+    if (cache.bytes.size() + m.payload().size() > client_max_packet_size_) return false;
+    tail_chunk().append(cache.bytes);
+    append_payload(cache.bytes.size(), out);
+    return true;
+  }
   if (mqtt::publish_size(h, version_) > client_max_packet_size_) {
     // Larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25]. A topic alias
     // first used here stays unused; it is only ever announced together with its topic.
@@ -377,16 +392,22 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
   std::string& buf = tail_chunk();
   const auto before = buf.size();
   mqtt::encode_publish_header(h, version_, buf);
-  if (m.payload().size() < kCopyPayloadBelow) {
-    buf.append(m.payload());
-    out_bytes_ += buf.size() - before;
+  append_payload(buf.size() - before, out);
+  return true;
+}
+
+void Connection::append_payload(std::size_t header_size, const OutboundMessage& out) {
+  // The header was just appended to the tail chunk; the payload follows it there or, when
+  // large, is written from the message itself.
+  const std::string_view payload = out.message->payload();
+  if (payload.size() < kCopyPayloadBelow) {
+    out_.back().bytes.append(payload);
   } else {
     out_.back().payload_of = out.message;
-    out_bytes_ += buf.size() - before + m.payload().size();
   }
+  out_bytes_ += header_size + payload.size();
   worker_.stats().messages_sent.add();
   schedule_flush();
-  return true;
 }
 
 std::uint16_t Connection::outbound_alias(std::string_view topic, bool& send_topic) {

@@ -174,6 +174,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint16_t outbound_alias(std::string_view topic, bool& send_topic);
 
   std::string& tail_chunk();
+  // After a PUBLISH header of `header_size` bytes went into the tail chunk: its payload, the
+  // byte count, the statistics and the flush.
+  void append_payload(std::size_t header_size, const OutboundMessage& out);
   // Puts this connection on the worker's list of connections to flush at the end of the turn,
   // once per turn however many packets it queues.
   void schedule_flush();

@@ -169,6 +169,7 @@ void Worker::end_turn() {
   }
   flush_outboxes();
   flush_dirty();
+  publish_header_cache_.message.reset();  // no message outlives its turn for the cache's sake
 }
 
 bool Worker::commit_now() {

@@ -97,6 +97,18 @@ class Worker {
   char* scratch() { return scratch_.data(); }
   std::size_t scratch_size() const { return scratch_.size(); }
 
+  // The fixed header, topic and (MQTT 5) empty property length of the last QoS 0 PUBLISH
+  // encoded without per-recipient fields: a message fanned out to many subscribers is encoded
+  // once per retain flag and protocol version, and copied to the others. Holding the message
+  // keeps its address from being reused by another while cached.
+  struct PublishHeaderCache {
+    MessagePtr message;
+    bool retain = false;
+    mqtt::ProtocolVersion version{};
+    std::string bytes;
+  };
+  PublishHeaderCache& publish_header_cache() { return publish_header_cache_; }
+
   // Connections with bytes to write: flushed once per loop turn.
   void schedule_flush(const std::shared_ptr<Connection>& c);
 
@@ -213,6 +225,7 @@ class Worker {
   std::vector<const RouteEntry*> matches_;  // scratch for publish()
   std::vector<std::vector<Delivery>> outboxes_;  // per target worker
   std::vector<std::shared_ptr<Connection>> dirty_;
+  PublishHeaderCache publish_header_cache_;
   bool end_turn_posted_ = false;
   bool turn_failed_ = false;
   store::Store* store_ = nullptr;

@@ -239,3 +239,39 @@ def test_overlapping_subscriptions_deliver_one_copy_at_highest_qos(broker, v5):
     assert [(p.payload, p.qos) for p in got] == [(b"msg", 2)], \
         (f"overlapping subscriptions: one copy, at the maximum QoS of the matching subscriptions "
          f"[MQTT-3.3.4-2]: {got}")
+
+
+# -------------------------------------------------------------------------------------------
+# One message, subscribers that need different bytes
+
+def test_one_message_fanned_out_to_different_subscribers_gets_each_its_own_header(broker, v5):
+    """Hermod encodes a QoS 0 PUBLISH header once per message for all the subscribers that get
+    the same bytes; those that differ (protocol version, retain flag, subscription identifier)
+    must each still get theirs, message after message."""
+    import mqtt_raw
+    old = mqtt_raw.RawClient(broker.host, broker.port)
+    assert old.connect("fan-311").return_code == 0
+    old.subscribe([("fan/#", 0)])
+    keep = v5.raw_connected()
+    keep.subscribe([("fan/#", sub_options(qos=0, retain_as_published=True))])
+    plain = v5.raw_connected()
+    plain.subscribe([("fan/#", sub_options(qos=0))])
+    tagged = v5.raw_connected()
+    tagged.subscribe([("fan/#", sub_options(qos=0))], props=[(SUBSCRIPTION_IDENTIFIER, 7)])
+    pub = v5.raw_connected()
+    sent = [("fan/a", b"one", True), ("fan/bb/c", b"two", False), ("fan/a", b"three", True)]
+    for topic, payload, retain in sent:
+        pub.publish(topic, payload, qos=0, retain=retain)
+    for topic, payload, retain in sent:
+        got = old.receive_publish()
+        assert (got.topic, got.payload, got.retain) == (topic, payload, False), f"3.1.1 subscriber: {got}"
+        got = keep.receive_publish()
+        assert (got.topic, got.payload, got.retain) == (topic, payload, retain), \
+            f"Retain As Published keeps the flag [MQTT-3.3.1-13]: {got}"
+        assert SUBSCRIPTION_IDENTIFIER not in got.props, got
+        got = plain.receive_publish()
+        assert (got.topic, got.payload, got.retain) == (topic, payload, False), f"RETAIN 0 [MQTT-3.3.1-12]: {got}"
+        got = tagged.receive_publish()
+        assert (got.topic, got.payload, got.retain) == (topic, payload, False), got
+        assert got.props.all(SUBSCRIPTION_IDENTIFIER) == [7], f"its identifier [MQTT-3.3.4-3]: {got}"
+    old.close()
