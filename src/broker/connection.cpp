@@ -366,8 +366,9 @@ bool Connection::send_publish(const OutboundMessage& out, mqtt::PacketId packet_
     }
   }
   mqtt::PublishHeader h{topic, m.payload().size(), out.qos, out.retain, dup, packet_id, props};
-  if (packet_id == 0 && props == nullptr && topic.data() == m.topic().data()) {
-    // Nothing in this QoS 0 header differs per recipient: encode it once per message.
+  if (packet_id == 0 && props == nullptr) {
+    // Nothing in this QoS 0 header differs per recipient (a topic alias, subscription ids or a
+    // remaining expiry would have set `props` above): encode it once per message.
     auto& cache = worker_.publish_header_cache();
     if (cache.message.get() != &m || cache.retain != out.retain || cache.version != version_) {
       cache.message = out.message;

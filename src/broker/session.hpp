@@ -126,7 +126,7 @@ class Session {
   void attach(Connection* c) { connection_ = c; }
   void detach() {
     connection_ = nullptr;
-    inflight_.release_if_empty();
+    release_idle_window();
   }
 
   // Subscriptions by filter, with the options granted.
@@ -138,7 +138,6 @@ class Session {
   // The outbound in-flight window by packet id. Its slots are allocated on first use and given
   // back when it is empty and the client idle or gone (release_idle_window).
   PacketIdTable<InflightMessage>& inflight() { return inflight_; }
-  std::size_t inflight_count() const { return inflight_.size(); }
   std::uint64_t next_sequence() { return ++sequence_; }
   // Packet ids in flight in the order their messages were first sent.
   std::vector<mqtt::PacketId> inflight_in_order() const {
