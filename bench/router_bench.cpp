@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/router.hpp"
+#include "broker/routing/router.hpp"
 
 namespace {
 

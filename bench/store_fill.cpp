@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   Batch batch;
   auto commit_if_full = [&](bool force) {
     if (batch.count() < 200'000 && !(force && !batch.empty())) return;
-    if (const auto error = store.commit(batch); !error.empty()) {
-      std::fprintf(stderr, "hermod_store_fill: commit failed: %s\n", error.c_str());
+    if (const auto status = store.commit(batch); !status.ok()) {
+      std::fprintf(stderr, "hermod_store_fill: commit failed: %s\n", status.message().c_str());
       std::exit(1);
     }
   };

@@ -1,23 +1,45 @@
 #include "broker/broker.hpp"
 
-#include <functional>
+#include <algorithm>
 #include <stdexcept>
 
-#include "broker/log.hpp"
-#include "broker/net/listener.hpp"
+#include "base/log.hpp"
+#include "broker/durability/recovery.hpp"
+#include "net/listener.hpp"
 
 namespace hermod::broker {
 
-Broker::Broker(Config config) : config_(std::move(config)), auth_(config_.auth) {
+namespace {
+// Threads for password checks: PBKDF2 is CPU work, so a few, well below the worker count.
+std::size_t check_threads(unsigned workers) { return std::max(1u, workers / 2); }
+}  // namespace
+
+Broker::Broker(Config config, Overrides overrides)
+    : config_(std::move(config)),
+      clock_(overrides.clock ? *overrides.clock : steady_clock_),
+      auth_(config_.auth),
+      retained_(overrides.retained ? *overrides.retained : local_retained_),
+      directory_(config_.resolved_workers()),
+      checks_(std::make_unique<auth::CheckPool>(check_threads(config_.resolved_workers()))),
+      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_} {
   const auto n = config_.resolved_workers();
   workers_.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(services_, i, peers_));
+  for (auto& w : workers_) {
+    peers_.push_back(w.get());
+    route_indexes_.push_back(&w->routes());
+    deliveries_.push_back(&w->delivery());
+    loops_.push_back(&w->io());
+  }
+  for (auto& w : workers_) {
+    w->routes().connect(&route_indexes_, &loops_);
+    w->delivery().connect(&deliveries_, &loops_);
+  }
 }
 
-Broker::~Broker() { stop(); }
-
-std::uint32_t Broker::home_worker(std::string_view client_id) const {
-  return static_cast<std::uint32_t>(std::hash<std::string_view>{}(client_id) % workers_.size());
+Broker::~Broker() {
+  stop();
+  checks_.reset();  // finishes its queued checks while the workers' io_contexts still exist
 }
 
 void Broker::open_store() {
@@ -32,10 +54,23 @@ void Broker::open_store() {
   recover();
 }
 
-void Broker::start() {
-  started_at_ = std::chrono::steady_clock::now();
+void Broker::recover() {
+  std::vector<RecoveryTarget> targets;
+  targets.reserve(workers_.size());
+  for (auto& w : workers_) targets.push_back(RecoveryTarget{w->sessions(), w->routes(), w->writer(), w->stats()});
+  broker::recover(*store_, retained_, directory_, targets);
+}
+
+void Broker::prepare() {
+  if (prepared_) return;
+  prepared_ = true;
+  started_at_ = clock_.now();
   auth_.load();
   open_store();
+}
+
+void Broker::start() {
+  prepare();
   for (const auto& l : config_.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.bind, ec);
@@ -67,7 +102,7 @@ void Broker::reload() {
     logger("broker")->info("SIGHUP: no password file configured, nothing to reload");
     return;
   }
-  auth_.reload();
+  (void)auth_.reload();
 }
 
 void Broker::stop() {

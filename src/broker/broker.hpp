@@ -1,7 +1,7 @@
-// The broker: configuration, the workers, their listeners, and the few things every worker
-// shares (retained messages, the connection count, start time, who may connect). Built and
-// started on the main thread; stop() and reload() are called from the main thread (on
-// SIGINT/SIGTERM and SIGHUP).
+// The broker: configuration, the workers, their listeners, and the Services every worker shares
+// (the clock, who may connect, the session directory, retained messages, the connection count).
+// Builds the workers and wires their replicas and deliveries together. Built and started on the
+// main thread; stop() and reload() are called from the main thread (on SIGINT/SIGTERM and SIGHUP).
 #pragma once
 
 #include <atomic>
@@ -11,9 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "broker/auth/authenticator.hpp"
-#include "broker/config.hpp"
-#include "broker/retained.hpp"
+#include "broker/auth/check_pool.hpp"
+#include "broker/config/config.hpp"
+#include "broker/protocol/context.hpp"
+#include "broker/routing/retained.hpp"
+#include "broker/session/session_directory.hpp"
 #include "broker/store/store.hpp"
 #include "broker/sys_topics.hpp"
 #include "broker/worker.hpp"
@@ -35,13 +39,22 @@ struct BrokerTotals {
 
 class Broker {
  public:
-  explicit Broker(Config config);
+  // Parts a test replaces (each must outlive the broker); null: the broker's own.
+  struct Overrides {
+    const Clock* clock = nullptr;
+    RetainedStore* retained = nullptr;
+  };
+  explicit Broker(Config config) : Broker(std::move(config), Overrides{}) {}
+  Broker(Config config, Overrides overrides);
   ~Broker();
 
   // Reads the password file (when one is configured), opens the store and recovers its state
-  // (when a data directory is set), opens every listener on every worker (SO_REUSEPORT) and
-  // starts the worker threads. Throws ConfigError for a bad password file, store::StoreError for
-  // a store that cannot be used, std::runtime_error naming the listener when a bind fails.
+  // (when a data directory is set): everything but the threads and listeners, so a unit test can
+  // drive the workers' io_contexts from its own thread. Throws as start(). Runs once.
+  void prepare();
+  // prepare(), then opens every listener on every worker (SO_REUSEPORT) and starts the worker
+  // threads. Throws ConfigError for a bad password file, store::StoreError for a store that
+  // cannot be used, std::runtime_error naming the listener when a bind fails.
   void start();
   // SIGHUP: reads the password file again; on an error the old one stays (logged). Connections
   // already open are not affected.
@@ -52,12 +65,8 @@ class Broker {
   const Config& config() const { return config_; }
   std::uint32_t worker_count() const { return static_cast<std::uint32_t>(workers_.size()); }
   Worker& worker(std::uint32_t i) { return *workers_[i]; }
-  // The worker that owns sessions with this client id.
-  std::uint32_t home_worker(std::string_view client_id) const;
-  RetainedStore& retained() { return retained_; }
-  const auth::Authenticator& auth() const { return auth_; }
-  std::atomic<std::uint64_t>& connection_count() { return connections_; }
-  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
+  const Services& services() const { return services_; }
+  Clock::time_point started_at() const { return started_at_; }
   BrokerTotals totals() const;
   // The ports actually bound, one per configured listener (differs from config when port 0).
   const std::vector<std::uint16_t>& bound_ports() const { return bound_ports_; }
@@ -68,16 +77,30 @@ class Broker {
   void recover();
 
   // Members are destroyed in reverse order: the workers (and the connections they own) before the
-  // shared state they use, and the $SYS timer before the worker it runs on.
+  // shared state they use, and the $SYS timer before the worker it runs on. The password-check
+  // pool is reset in ~Broker() before anything else: its last verdicts are posted to workers
+  // that must still exist.
   Config config_;
+  SteadyClock steady_clock_;
+  const Clock& clock_;
   auth::Authenticator auth_;
-  RetainedStore retained_;
+  LocalRetainedStore local_retained_;
+  RetainedStore& retained_;
+  LocalSessionDirectory directory_;
   std::atomic<std::uint64_t> connections_{0};
-  std::chrono::steady_clock::time_point started_at_;
+  std::unique_ptr<auth::CheckPool> checks_;
+  Services services_;
+  Clock::time_point started_at_;
   std::vector<std::uint16_t> bound_ports_;
   std::unique_ptr<store::Store> store_;
+  // The wiring between workers: each worker's parts by index, and their io_contexts.
+  std::vector<Worker*> peers_;
+  std::vector<RouteIndex*> route_indexes_;
+  std::vector<Delivery*> deliveries_;
+  std::vector<boost::asio::io_context*> loops_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SysTopics> sys_;
+  bool prepared_ = false;
   bool started_ = false;
 };
 

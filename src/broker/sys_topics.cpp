@@ -28,12 +28,12 @@ void SysTopics::schedule() {
 
 void SysTopics::publish_all() {
   const auto t = broker_.totals();
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(broker_.services().clock.now() -
                                                                        broker_.started_at()).count();
   auto pub = [this](const char* topic, std::string value) {
     auto m = make_message(topic, value);
     m->retain = true;
-    worker_.publish(m);
+    worker_.delivery().publish(m);
   };
   pub("$SYS/broker/version", std::string("hermod ") + HERMOD_VERSION);
   pub("$SYS/broker/uptime", std::to_string(uptime) + " seconds");

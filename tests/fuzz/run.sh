@@ -7,8 +7,8 @@
 set -uo pipefail
 
 if ! command -v clang++ >/dev/null 2>&1; then
-  echo "fuzz: clang++ is not installed; skipping the fuzz targets"
-  exit 0
+  echo "fuzz: clang++ is not installed: the fuzz targets cannot run (scripts/install-deps.sh installs clang)" >&2
+  exit 1
 fi
 
 build=${1:?usage: run.sh BUILD_DIR [SECONDS]}

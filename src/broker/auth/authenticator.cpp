@@ -1,7 +1,7 @@
 #include "broker/auth/authenticator.hpp"
 
 #include "broker/auth/scram.hpp"
-#include "broker/log.hpp"
+#include "base/log.hpp"
 
 namespace hermod::broker::auth {
 
@@ -51,6 +51,11 @@ PasswordCheck Authenticator::check(const std::optional<std::string>& user,
   const ScramCredential* c = user ? table->find(*user) : nullptr;
   const bool ok = verify_password(c ? *c : unknown_user_, password.value_or(""));
   return c && password && ok ? PasswordCheck::accepted : PasswordCheck::bad_credentials;
+}
+
+bool Authenticator::check_is_slow(const std::optional<std::string>& user,
+                                  const std::optional<std::string>& password) const {
+  return (user || password) && passwords() != nullptr;
 }
 
 const AuthMethod* Authenticator::method(std::string_view name) const { return methods_.find(name); }

@@ -16,7 +16,7 @@
 
 #include "broker/auth/auth_method.hpp"
 #include "broker/auth/password_file.hpp"
-#include "broker/config.hpp"
+#include "broker/config/config.hpp"
 
 namespace hermod::broker::auth {
 
@@ -43,6 +43,9 @@ class Authenticator {
   // Checks a CONNECT's User Name and Password against the current table. Costs one PBKDF2 run
   // (the user's iteration count) whenever a user name or password is given and a file is set.
   PasswordCheck check(const std::optional<std::string>& user, const std::optional<std::string>& password) const;
+  // True when check() would run PBKDF2 (a password file is set and a user name or password
+  // given): the caller then runs it off its worker thread (CheckPool).
+  bool check_is_slow(const std::optional<std::string>& user, const std::optional<std::string>& password) const;
   // The enhanced authentication method called `name`, or null. Methods check against the
   // password file, so there are none without one.
   const AuthMethod* method(std::string_view name) const;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "broker/auth/crypto.hpp"
-#include "broker/config.hpp"
+#include "broker/config/config.hpp"
 #include "mqtt/utf8.hpp"
 
 namespace hermod::broker::auth {

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "broker/string_hash.hpp"
+#include "base/string_hash.hpp"
 
 namespace hermod::broker::auth {
 

@@ -118,13 +118,13 @@ Store::Store(const std::string& dir, Mode mode) : dir_(dir), mode_(mode) {
 
 Store::~Store() = default;
 
-std::string Store::commit(Batch& batch) {
+Status Store::commit(Batch& batch) {
   if (batch.empty()) return {};
   if (failed_.load(std::memory_order_acquire)) {
     // RocksDB must not be written again after a failed log write (its own assertions say so);
     // every later commit fails until the broker is restarted.
     batch.clear();
-    return "the store stopped after an earlier write error; free space and restart hermod";
+    return Status::failure("the store stopped after an earlier write error; free space and restart hermod");
   }
   // Refuse before the disk is full: RocksDB must never see a failed log write (Debian's build
   // asserts on the next one), and its flushes need room too.
@@ -133,8 +133,8 @@ std::string Store::commit(Batch& batch) {
     const auto free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     if (free_bytes < kMinFreeBytes + batch.raw().GetDataSize()) {
       batch.clear();
-      return "no space left: " + std::to_string(free_bytes >> 10) + " KiB free in " + dir_ +
-             " (hermod keeps " + std::to_string(kMinFreeBytes >> 20) + " MiB free)";
+      return Status::failure("no space left: " + std::to_string(free_bytes >> 10) + " KiB free in " + dir_ +
+                             " (hermod keeps " + std::to_string(kMinFreeBytes >> 20) + " MiB free)");
     }
   }
   rocksdb::WriteOptions w;
@@ -143,7 +143,7 @@ std::string Store::commit(Batch& batch) {
   batch.clear();
   if (status.ok()) return {};
   failed_.store(true, std::memory_order_release);
-  return status.ToString();
+  return Status::failure(status.ToString());
 }
 
 void Store::scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& f) {

@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.hpp"
+
 namespace rocksdb {
 class DB;
 class WriteBatch;
@@ -67,10 +69,10 @@ class Store {
   Mode mode() const { return mode_; }
   const std::string& dir() const { return dir_; }
 
-  // Writes `batch` atomically (synced in fsync mode) and clears it. Returns an empty string on
-  // success, or why it failed (disk full, I/O error): nothing of the batch is then acknowledged.
-  // After one failure every later commit fails too, until a restart.
-  std::string commit(Batch& batch);
+  // Writes `batch` atomically (synced in fsync mode) and clears it. On failure (disk full, I/O
+  // error) the Status says why: nothing of the batch may then be acknowledged. After one failure
+  // every later commit fails too, until a restart.
+  Status commit(Batch& batch);
 
   // Calls f(key, value) for every key starting with `prefix`, in key order. Start-up only.
   void scan(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& f);

@@ -12,8 +12,8 @@
 #include <CLI/CLI.hpp>
 
 #include "broker/broker.hpp"
-#include "broker/config.hpp"
-#include "broker/log.hpp"
+#include "broker/config/config.hpp"
+#include "base/log.hpp"
 #include "broker/store/store.hpp"
 #include "passwd_command.hpp"
 
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  hermod::broker::init_logging(config.log_level);
+  hermod::init_logging(config.log_level);
   if (o.store_reset && !config.data_dir.empty() && std::filesystem::exists(config.data_dir)) {
     try {
       const auto aside = hermod::broker::store::Store::move_aside(config.data_dir);
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int sig = run_until_stop_signal(set, broker);
-  hermod::broker::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  hermod::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
   return 0;
 }

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "broker/auth/password_file.hpp"
-#include "broker/config.hpp"
+#include "broker/config/config.hpp"
 
 namespace hermod::cli {
 

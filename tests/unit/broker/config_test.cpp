@@ -1,4 +1,4 @@
-#include "broker/config.hpp"
+#include "broker/config/config.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "broker/packet_id_table.hpp"
+#include "broker/session/packet_id_table.hpp"
 
 #include <map>
 #include <memory>

@@ -9,7 +9,7 @@
 
 #include "broker/auth/authenticator.hpp"
 #include "broker/auth/crypto.hpp"
-#include "broker/config.hpp"
+#include "broker/config/config.hpp"
 
 namespace hermod::broker::auth {
 namespace {

@@ -1,4 +1,4 @@
-#include "broker/retained.hpp"
+#include "broker/routing/retained.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@ MessagePtr msg(std::string topic, std::string payload) {
   return m;
 }
 
-std::vector<std::string> topics(const RetainedStore& s, std::string_view filter) {
+std::vector<std::string> topics(const LocalRetainedStore& s, std::string_view filter) {
   std::vector<MessagePtr> out;
   s.match(filter, out);
   std::vector<std::string> t;
@@ -21,8 +21,8 @@ std::vector<std::string> topics(const RetainedStore& s, std::string_view filter)
   return t;
 }
 
-TEST(RetainedStore, KeepsTheLastMessagePerTopic) {
-  RetainedStore s;
+TEST(LocalRetainedStore, KeepsTheLastMessagePerTopic) {
+  LocalRetainedStore s;
   s.set(msg("a/b", "1"));
   s.set(msg("a/b", "2"));
   std::vector<MessagePtr> out;
@@ -32,8 +32,8 @@ TEST(RetainedStore, KeepsTheLastMessagePerTopic) {
   EXPECT_EQ(s.size(), 1u);
 }
 
-TEST(RetainedStore, EmptyPayloadDeletes) {
-  RetainedStore s;
+TEST(LocalRetainedStore, EmptyPayloadDeletes) {
+  LocalRetainedStore s;
   s.set(msg("a/b", "1"));
   s.set(msg("a/b", ""));
   EXPECT_TRUE(topics(s, "a/b").empty()) << "[MQTT-3.3.1-10]";
@@ -42,8 +42,8 @@ TEST(RetainedStore, EmptyPayloadDeletes) {
   EXPECT_EQ(s.size(), 0u);
 }
 
-TEST(RetainedStore, WildcardFiltersFindMatchingTopics) {
-  RetainedStore s;
+TEST(LocalRetainedStore, WildcardFiltersFindMatchingTopics) {
+  LocalRetainedStore s;
   for (auto t : {"a", "a/b", "a/c", "a/b/c", "b/b", "$SYS/x"}) s.set(msg(t, "x"));
   EXPECT_EQ(topics(s, "a/+"), (std::vector<std::string>{"a/b", "a/c"}));
   EXPECT_EQ(topics(s, "a/#"), (std::vector<std::string>{"a", "a/b", "a/b/c", "a/c"}));

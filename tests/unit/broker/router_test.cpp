@@ -1,4 +1,4 @@
-#include "broker/router.hpp"
+#include "broker/routing/router.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "broker/session.hpp"
+#include "broker/session/session.hpp"
 
 #include <gtest/gtest.h>
 

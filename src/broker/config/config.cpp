@@ -1,0 +1,212 @@
+#include "broker/config/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <toml++/toml.h>
+
+namespace hermod::broker {
+
+namespace {
+
+std::string format_error(const std::string& file, std::size_t line, const std::string& key,
+                         const std::string& message) {
+  std::ostringstream s;
+  s << file;
+  if (line > 0) s << ':' << line;
+  s << ": ";
+  if (!key.empty()) s << key << ": ";
+  s << message;
+  return s.str();
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const toml::node* node, const std::string& key, const std::string& msg) const {
+    const std::size_t line = node ? node->source().begin.line : 0;
+    throw ConfigError(source_, line, key, msg);
+  }
+
+  // Rejects keys of `table` not in `known`, so a typo never silently means a default.
+  void only(const toml::table& table, const std::string& prefix, std::initializer_list<std::string_view> known) const {
+    const std::set<std::string_view> allowed(known);
+    for (const auto& [k, v] : table) {
+      if (!allowed.count(k.str())) fail(&v, prefix + std::string(k.str()), "unknown option");
+    }
+  }
+
+  template <typename T>
+  void integer(const toml::table& t, const std::string& prefix, std::string_view key, T& out,
+               std::int64_t min, std::int64_t max) const {
+    const auto* node = t.get(key);
+    if (!node) return;
+    const std::string name = prefix + std::string(key);
+    const auto* v = node->as_integer();
+    if (!v) fail(node, name, "must be an integer");
+    const std::int64_t x = v->get();
+    if (x < min || x > max) {
+      fail(node, name, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = static_cast<T>(x);
+  }
+
+  void boolean(const toml::table& t, const std::string& prefix, std::string_view key, bool& out) const {
+    const auto* node = t.get(key);
+    if (!node) return;
+    const auto* v = node->as_boolean();
+    if (!v) fail(node, prefix + std::string(key), "must be true or false");
+    out = v->get();
+  }
+
+  void string(const toml::table& t, const std::string& prefix, std::string_view key, std::string& out) const {
+    const auto* node = t.get(key);
+    if (!node) return;
+    const auto* v = node->as_string();
+    if (!v) fail(node, prefix + std::string(key), "must be a string");
+    out = v->get();
+  }
+
+  const toml::table* table(const toml::table& root, std::string_view key) const {
+    const auto* node = root.get(key);
+    if (!node) return nullptr;
+    const auto* t = node->as_table();
+    if (!t) fail(node, std::string(key), "must be a table ([" + std::string(key) + "])");
+    return t;
+  }
+
+ private:
+  std::string source_;
+};
+
+void read_broker(const Reader& r, const toml::table& t, Config& c) {
+  r.only(t, "broker.", {"workers", "log_level", "sys_interval"});
+  r.integer(t, "broker.", "workers", c.workers, 0, 1024);
+  r.string(t, "broker.", "log_level", c.log_level);
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+  if (!levels.count(c.log_level)) {
+    r.fail(t.get("log_level"), "broker.log_level", "must be one of trace, debug, info, warn, error, off");
+  }
+  r.integer(t, "broker.", "sys_interval", c.sys_interval, 0, 86'400);
+}
+
+void read_limits(const Reader& r, const toml::table& t, Limits& l) {
+  const std::string p = "limits.";
+  r.only(t, p, {"max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
+                "max_queued_bytes", "connect_timeout", "queue_qos0", "max_write_buffer", "receive_maximum",
+                "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos"});
+  r.integer(t, p, "max_packet_size", l.max_packet_size, 16, 268'435'460);
+  r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
+  r.integer(t, p, "max_inflight", l.max_inflight, 1, 65'535);
+  r.integer(t, p, "max_queued_messages", l.max_queued_messages, 0, 100'000'000);
+  r.integer(t, p, "max_queued_bytes", l.max_queued_bytes, 0, std::int64_t{1} << 50);
+  r.integer(t, p, "connect_timeout", l.connect_timeout, 1, 3'600);
+  r.boolean(t, p, "queue_qos0", l.queue_qos0);
+  r.integer(t, p, "max_write_buffer", l.max_write_buffer, 4'096, std::int64_t{1} << 40);
+  r.integer(t, p, "receive_maximum", l.receive_maximum, 1, 65'535);
+  r.integer(t, p, "topic_alias_maximum", l.topic_alias_maximum, 0, 65'535);
+  r.integer(t, p, "max_session_expiry", l.max_session_expiry, 0, 0xFFFF'FFFFLL);
+  r.integer(t, p, "max_keepalive", l.max_keepalive, 0, 65'535);
+  r.integer(t, p, "max_qos", l.max_qos, 0, 2);
+}
+
+void read_features(const Reader& r, const toml::table& t, Features& f) {
+  const std::string p = "features.";
+  r.only(t, p, {"retain_available", "wildcard_subscriptions", "subscription_identifiers", "shared_subscriptions"});
+  r.boolean(t, p, "retain_available", f.retain_available);
+  r.boolean(t, p, "wildcard_subscriptions", f.wildcard_subscriptions);
+  r.boolean(t, p, "subscription_identifiers", f.subscription_identifiers);
+  r.boolean(t, p, "shared_subscriptions", f.shared_subscriptions);
+}
+
+// A relative password_file is relative to the configuration file's directory, so the
+// configuration means the same whatever directory hermod was started from.
+void read_auth(const Reader& r, const toml::table& t, const std::string& source, AuthConfig& a) {
+  r.only(t, "auth.", {"password_file", "allow_anonymous"});
+  std::string file;
+  r.string(t, "auth.", "password_file", file);
+  if (!file.empty()) {
+    std::filesystem::path path(file);
+    if (path.is_relative()) path = std::filesystem::path(source).parent_path() / path;
+    a.password_file = std::filesystem::absolute(path).lexically_normal().string();
+  }
+  a.allow_anonymous = a.password_file.empty();
+  r.boolean(t, "auth.", "allow_anonymous", a.allow_anonymous);
+  if (!a.allow_anonymous && a.password_file.empty()) {
+    r.fail(t.get("allow_anonymous"), "auth.allow_anonymous",
+           "false needs auth.password_file (else no client could connect)");
+  }
+}
+
+void read_listeners(const Reader& r, const toml::table& root, Config& c) {
+  const auto* node = root.get("listeners");
+  if (!node) return;
+  const auto* arr = node->as_array();
+  if (!arr) r.fail(node, "listeners", "must be an array of tables ([[listeners]])");
+  c.listeners.clear();
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const auto& item = (*arr)[i];
+    const std::string p = "listeners[" + std::to_string(i) + "].";
+    const auto* t = item.as_table();
+    if (!t) r.fail(&item, "listeners[" + std::to_string(i) + "]", "must be a table");
+    r.only(*t, p, {"bind", "port"});
+    ListenerConfig l;
+    r.string(*t, p, "bind", l.bind);
+    r.integer(*t, p, "port", l.port, 0, 65'535);
+    c.listeners.push_back(l);
+  }
+  if (c.listeners.empty()) r.fail(node, "listeners", "at least one listener is needed");
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& file, std::size_t line, const std::string& key, const std::string& message)
+    : std::runtime_error(format_error(file, line, key, message)) {}
+
+unsigned Config::resolved_workers() const {
+  if (workers != 0) return workers;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+Config parse_config(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(source, e.source().begin.line, "", std::string(e.description()));
+  }
+  Config c;
+  c.source = source;
+  const Reader r(source);
+  r.only(root, "", {"broker", "listeners", "limits", "features", "store", "auth"});
+  if (const auto* t = r.table(root, "broker")) read_broker(r, *t, c);
+  if (const auto* t = r.table(root, "limits")) read_limits(r, *t, c.limits);
+  if (const auto* t = r.table(root, "features")) read_features(r, *t, c.features);
+  if (const auto* t = r.table(root, "store")) {
+    r.only(*t, "store.", {"path", "mode", "ack_on_delivery_ms"});
+    r.string(*t, "store.", "path", c.data_dir);
+    r.integer(*t, "store.", "ack_on_delivery_ms", c.ack_on_delivery_ms, 0, 60'000);
+    r.string(*t, "store.", "mode", c.store_mode);
+    if (c.store_mode != "fsync" && c.store_mode != "wal" && c.store_mode != "memory") {
+      r.fail(t->get("mode"), "store.mode", "must be one of fsync, wal, memory");
+    }
+  }
+  if (const auto* t = r.table(root, "auth")) read_auth(r, *t, source, c.auth);
+  read_listeners(r, root, c);
+  return c;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, 0, "", "cannot open file");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_config(buf.str(), path);
+}
+
+}  // namespace hermod::broker

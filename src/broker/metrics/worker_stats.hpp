@@ -1,0 +1,21 @@
+// The statistics one worker keeps: plain counters, each written only by its worker's thread and
+// read by any (for $SYS and, next, Prometheus metrics), summed across workers on request.
+#pragma once
+
+#include "base/counter.hpp"
+
+namespace hermod::broker {
+
+// Per-worker statistics; each written only by its worker's thread.
+struct WorkerStats {
+  Counter clients_connected;   // gauge: connections past CONNACK
+  Counter messages_received;   // PUBLISH packets from clients
+  Counter messages_sent;       // PUBLISH packets to clients
+  Counter bytes_received;
+  Counter bytes_sent;
+  Counter messages_dropped;    // queue full, write buffer full, or QoS 0 for an offline session
+  Counter subscriptions;       // gauge: subscriptions of sessions homed on this worker
+  Counter sessions;            // gauge: sessions homed on this worker (connected or not)
+};
+
+}  // namespace hermod::broker

@@ -1,0 +1,181 @@
+// One client's MQTT protocol state over its Link: the state before and after CONNECT, the
+// session it is attached to, keepalive, the will, enhanced authentication, and the dispatch of
+// decoded packets to the handlers, one file per packet family: handle_connect.cpp,
+// handle_auth.cpp, handle_publish.cpp, handle_subscribe.cpp. Handlers reach the rest of the
+// broker only through the Context (context.hpp).
+//
+// Decoding: every complete packet in the bytes of a read is decoded where it lies (the worker's
+// scratch buffer); only an incomplete packet's tail is kept here. PUBLISH without properties and
+// bare acknowledgements take a fast path without building a Packet.
+// Errors: malformed input and protocol violations close this connection with the reason code
+// the standard names; an exception escaping a handler closes this connection only (MQTT 5:
+// DISCONNECT 0x83), and the worker goes on serving the others.
+// Lifetime: as Link. Worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/log.hpp"
+#include "broker/connection/link.hpp"
+#include "broker/protocol/context.hpp"
+#include "broker/session/session.hpp"
+#include "mqtt/decoder.hpp"
+#include "mqtt/packet.hpp"
+
+namespace hermod::broker {
+
+struct ConnectionAuth;
+namespace auth {
+struct AuthStep;
+enum class PasswordCheck;
+}  // namespace auth
+
+enum class CloseReason {
+  client_disconnect,  // DISCONNECT received: no will
+  connection_lost,    // EOF or stream error
+  protocol_error,     // malformed packet or protocol violation
+  keepalive_timeout,
+  connect_timeout,
+  session_taken_over,
+  refused,            // CONNACK with a failure code sent
+  auth_failed,        // MQTT 5 re-authentication failed
+  server_shutdown,
+  store_failure,      // the store could not write what this turn would have acknowledged
+  internal_error,     // a handler failed (an exception): this client only
+};
+const char* to_string(CloseReason r);
+
+class Connection final : public Link {
+ public:
+  Connection(Context& context, std::unique_ptr<net::Stream> stream);
+  ~Connection() override;
+
+  // Starts reading a freshly accepted connection.
+  void start() { start_reading(); }
+  // Continues a connection handed over from another worker after its CONNECT was decoded there.
+  void resume_after_handoff(mqtt::Connect connect, std::string leftover);
+
+  // Closes the connection. To an MQTT 5 client past CONNECT, a DISCONNECT with `code` (or the
+  // reason's usual code when `code` is success) goes out first, for every reason but the client's
+  // own DISCONNECT and a lost connection.
+  void close(CloseReason reason, mqtt::ReasonCode code = mqtt::ReasonCode::success);
+  // Drops everything queued for this client (it was not stored, so it must not be sent) and
+  // closes the connection, telling an MQTT 5 client `code`.
+  void abort(mqtt::ReasonCode code);
+  // Closes this connection because a new one took its session over, after reading what the
+  // client already sent.
+  void take_over();
+  bool closed() const { return state_ == State::closed || state_ == State::handed_off; }
+
+  // The CONNECT or keepalive deadline that has passed at `now`, if one has.
+  std::optional<CloseReason> timed_out(Clock::time_point now) const;
+  void release_idle_buffers() override;
+
+  Session* session() const { return session_; }
+  void mark_counted() { counted_ = true; }
+
+ protected:
+  void on_bytes(std::string_view data) override;
+  void on_lost() override { close(CloseReason::connection_lost); }
+
+ private:
+  // checking: CONNECT received, its password is being checked off the worker thread.
+  // authenticating: an enhanced authentication exchange runs (no CONNACK yet).
+  enum class State : std::uint8_t { awaiting_connect, checking, authenticating, connected, closed, handed_off };
+  // A CONNECT parked while something finishes: its hand-off to the home worker (home set), or
+  // its password check.
+  struct Parked {
+    mqtt::Connect connect;
+    std::uint32_t home = 0;
+    bool hand_off = false;
+  };
+
+  Context& ctx() const { return static_cast<Context&>(context_); }
+  const Config& config() const { return context_.config; }
+
+  // Runs `f`; an exception it throws closes this connection (0x83), never the worker.
+  template <typename F>
+  void guarded(F&& f);
+  // Decodes every complete packet in `data`; keeps an incomplete tail in inbuf_.
+  void process(std::string_view data);
+  void on_packet(mqtt::Packet&& packet);
+  void fail(const hermod::Error& error);
+
+  // Packet handlers, one file per family.
+  void handle_connect(mqtt::Connect&& c);
+  // On the home worker: checks user name and password (off the worker when that is slow), or
+  // starts enhanced authentication; accept_connect() follows once the client is authenticated.
+  void authenticate(mqtt::Connect&& c);
+  void password_checked(auth::PasswordCheck verdict, mqtt::Connect&& c);
+  void start_enhanced_auth(mqtt::Connect&& c);
+  void handle_auth(mqtt::Auth&& a);
+  // Feeds the client's Authentication Data to the running exchange and acts on its answer.
+  void auth_step(std::string_view client_data);
+  void auth_succeeded(auth::AuthStep&& step);
+  void auth_failed(auth::AuthStep&& step);
+  void accept_connect(mqtt::Connect&& c);
+  // CONNACK with `reason` (logged with `why`), then close.
+  void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {}, mqtt::Properties props = {});
+  void hand_off(std::uint32_t home, mqtt::Connect&& c, std::string leftover);
+  // A PUBLISH with properties (MQTT 5): their checks, then publish_received().
+  void handle_publish(mqtt::Publish&& p);
+  // Routes and acknowledges a PUBLISH; `props` null when it had none (the fast path).
+  void publish_received(const mqtt::PublishView& p, mqtt::Properties* props);
+  // PUBACK, PUBREC, PUBREL or PUBCOMP from the client.
+  void handle_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason);
+  void handle_puback(mqtt::PacketId id);
+  void handle_pubrec(mqtt::PacketId id, mqtt::ReasonCode reason);
+  void handle_pubrel(mqtt::PacketId id);
+  void handle_pubcomp(mqtt::PacketId id);
+  void handle_subscribe(mqtt::Subscribe&& s);
+  struct AcceptedSubscription {
+    mqtt::TopicSubscription sub;
+    bool existed;  // replaced a subscription of the same filter
+  };
+  // Every replica routes to the new subscriptions: SUBACK, then retained messages.
+  void subscribed(const mqtt::Suback& ack, const std::vector<AcceptedSubscription>& accepted,
+                  std::uint32_t subscription_id);
+  void handle_unsubscribe(mqtt::Unsubscribe&& u);
+  void handle_disconnect(const mqtt::Disconnect& d);
+  // The will as a message to route; consumes will_.
+  MessagePtr make_will_message();
+  // MQTT 5: properties of CONNACK, from the config and what the client asked for.
+  mqtt::Properties connack_properties(const mqtt::Connect& c, std::uint32_t granted_expiry) const;
+  // ", user ..." for the connect log line when the client authenticated, else empty.
+  std::string user_for_log(const mqtt::Connect& c) const;
+  // MQTT 5: resolves an inbound topic alias; false after closing the connection.
+  bool resolve_topic_alias(mqtt::Publish& p);
+  std::shared_ptr<Connection> self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+
+  State state_ = State::awaiting_connect;
+  bool counted_ = false;  // counted in Services::connections
+  std::uint16_t keep_alive_ = 0;
+  Session* session_ = nullptr;
+  // Heap-held: most connections have no will and are never handed over.
+  std::unique_ptr<mqtt::Will> will_;
+  // Until CONNECT is accepted: when the connection was accepted (the connect timeout counts from
+  // there, however slowly bytes trickle in). Afterwards: when bytes last arrived (keepalive).
+  Clock::time_point last_received_;
+  std::unique_ptr<std::string> inbuf_;    // bytes of an incomplete packet; null when there are none
+  std::unique_ptr<ConnectionAuth> auth_;  // null unless the client uses enhanced authentication
+  std::unique_ptr<Parked> parked_;        // null unless a CONNECT waits for a hand-off or a check
+};
+
+template <typename F>
+void Connection::guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    // A bug or an exhausted resource while serving this client: it alone pays for it.
+    logger("client")->error("{} {}: internal error, closing the connection: {}", remote(),
+                            session_ ? session_->client_id() : std::string("(no CONNECT)"), e.what());
+    if (!closed()) close(CloseReason::internal_error, mqtt::ReasonCode::implementation_specific_error);
+  }
+}
+
+}  // namespace hermod::broker

@@ -1,0 +1,154 @@
+// PUBLISH from a client and the acknowledgements of both directions' QoS 1/2 handshakes.
+#include "base/log.hpp"
+#include "broker/protocol/connection.hpp"
+#include "mqtt/utf8.hpp"
+
+namespace hermod::broker {
+
+using namespace mqtt;
+
+void Connection::handle_publish(Publish&& p) {
+  if (is_v5(version())) {
+    if (!p.props.subscription_identifiers.empty()) {
+      context_.stats.messages_received.add();
+      return fail({ReasonCode::protocol_error, "subscription identifier from a client"});  // [MQTT-3.3.4-6]
+    }
+    if (!resolve_topic_alias(p)) return;
+  }
+  publish_received(PublishView{p.topic, p.payload, p.qos, p.retain, p.dup, p.packet_id}, &p.props);
+}
+
+void Connection::publish_received(const PublishView& p, Properties* props) {
+  context_.stats.messages_received.add();
+  Session& s = *session_;
+  const bool v5 = is_v5(version());
+  if (v5) {
+    const auto& config = this->config();
+    if (p.qos > config.limits.max_qos) return fail({ReasonCode::qos_not_supported, "QoS above maximum"});
+    if (p.retain && !config.features.retain_available) return fail({ReasonCode::retain_not_supported, "retain not available"});
+    // Receive Maximum: at most that many QoS 2 exchanges open at once [MQTT-3.3.4-9].
+    if (p.qos == 2 && !s.inbound_qos2().count(p.packet_id) &&
+        s.inbound_qos2().size() >= config.limits.receive_maximum) {
+      return fail({ReasonCode::receive_maximum_exceeded, "receive maximum exceeded"});
+    }
+  }
+  // QoS 2 exactly once: a PUBLISH whose id awaits PUBREL was already routed; only acknowledge
+  // it again [MQTT-4.3.3-9].
+  if (p.qos == 2 && s.inbound_qos2().count(p.packet_id)) return send_ack(PacketType::pubrec, p.packet_id);
+  ReasonCode reason = ReasonCode::success;
+  std::shared_ptr<AckGate> gate;
+  if (v5 && props && props->payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
+    // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
+    if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
+    reason = ReasonCode::payload_format_invalid;
+  } else {
+    auto m = make_message(p.topic, p.payload);
+    m->qos = p.qos;
+    m->retain = p.retain;
+    m->origin_session = s.uid();
+    if (props) {
+      if (props->message_expiry_interval) {
+        m->expires_at = context_.clock.now() + std::chrono::seconds(*props->message_expiry_interval);
+      }
+      if (!props->empty()) m->props = std::make_shared<Properties>(std::move(*props));
+    }
+    // Acknowledgement on delivery: QoS 1 deliveries sent at once may hold this acknowledgement
+    // on `publish_gate` instead of being written (durability/ack_holds.hpp).
+    PublishGate publish_gate{this};
+    const bool gated = p.qos > 0 && ctx().holds.enabled();
+    const auto routed = ctx().delivery.publish(m, gated ? &publish_gate : nullptr);
+    gate = std::move(publish_gate.gate);
+    if (routed == 0 && v5) reason = ReasonCode::no_matching_subscribers;
+  }
+  // The acknowledgement comes last: a durable store's commit sits right before it, and `gate`
+  // holds it until deliveries that were not written are acknowledged or written.
+  if (p.qos == 1) {
+    send_ack(PacketType::puback, p.packet_id, reason, std::move(gate));
+  } else if (p.qos == 2) {
+    if (!is_failure(reason)) {
+      s.inbound_qos2().insert(p.packet_id);
+      // Stored with the message: after a crash, a resent PUBLISH is still recognised [MQTT-4.3.3-9].
+      ctx().writer.store_inbound_qos2(s, p.packet_id, true);
+    }
+    send_ack(PacketType::pubrec, p.packet_id, reason, std::move(gate));
+  }
+}
+
+bool Connection::resolve_topic_alias(Publish& p) {
+  if (!p.props.topic_alias) return true;
+  const std::uint16_t alias = *p.props.topic_alias;
+  p.props.topic_alias.reset();  // an alias belongs to this connection; it is not forwarded
+  if (alias == 0 || alias > config().limits.topic_alias_maximum) {
+    fail({ReasonCode::topic_alias_invalid, "topic alias out of range"});  // [MQTT-3.3.2-9]
+    return false;
+  }
+  auto& inbound = inbound_aliases();
+  if (inbound.size() < alias) inbound.resize(alias);
+  if (!p.topic.empty()) {
+    inbound[alias - 1] = p.topic;
+    return true;
+  }
+  if (inbound[alias - 1].empty()) {
+    fail({ReasonCode::protocol_error, "unknown topic alias"});
+    return false;
+  }
+  p.topic = inbound[alias - 1];
+  return true;
+}
+
+void Connection::handle_ack(PacketType type, PacketId id, ReasonCode reason) {
+  switch (type) {
+    case PacketType::puback: return handle_puback(id);
+    case PacketType::pubrec: return handle_pubrec(id, reason);
+    case PacketType::pubrel: return handle_pubrel(id);
+    default: return handle_pubcomp(id);
+  }
+}
+
+void Connection::handle_pubrel(PacketId id) {
+  if (session_->inbound_qos2().erase(id)) ctx().writer.store_inbound_qos2(*session_, id, false);
+  send_ack(PacketType::pubcomp, id);
+}
+
+void Connection::handle_puback(PacketId id) {
+  auto& inflight = session_->inflight();
+  InflightMessage* m = inflight.find(id);
+  if (!m || m->state != InflightMessage::State::awaiting_puback) return;
+  ctx().writer.forget_stored(*session_, m->out);
+  inflight.erase(id);
+  ctx().delivery.pump(*session_);
+}
+
+void Connection::handle_pubrec(PacketId id, ReasonCode reason) {
+  auto& inflight = session_->inflight();
+  InflightMessage* m = inflight.find(id);
+  if (!m) {
+    send_ack(PacketType::pubrel, id, is_v5(version()) ? ReasonCode::packet_identifier_not_found : ReasonCode::success);
+    return;
+  }
+  if (is_v5(version()) && is_failure(reason)) {
+    // MQTT 5: a PUBREC with a failure code ends the exchange.
+    ctx().writer.forget_stored(*session_, m->out);
+    inflight.erase(id);
+    ctx().delivery.pump(*session_);
+    return;
+  }
+  if (m->state == InflightMessage::State::awaiting_pubrec) {
+    m->state = InflightMessage::State::awaiting_pubcomp;
+    // Stored before the PUBREL leaves: after a crash the broker resends PUBREL, never the
+    // PUBLISH, so the subscriber cannot receive the message twice.
+    ctx().writer.store_inflight(*session_, id, *m);
+  }
+  send_ack(PacketType::pubrel, id);
+}
+
+void Connection::handle_pubcomp(PacketId id) {
+  auto& inflight = session_->inflight();
+  InflightMessage* m = inflight.find(id);
+  if (!m || m->state != InflightMessage::State::awaiting_pubcomp) return;
+  ctx().writer.forget_stored(*session_, m->out);
+  inflight.erase(id);
+  ctx().delivery.pump(*session_);
+}
+
+}  // namespace hermod::broker
