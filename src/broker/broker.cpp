@@ -89,7 +89,8 @@ void Broker::start() {
     bound_ports_.push_back(port);
     logger("broker")->info("listening on {}:{} (mqtt)", address.is_v6() ? "[" + l.bind + "]" : l.bind, port);
   }
-  sys_ = std::make_unique<SysTopics>(*this, *workers_[0]);
+  sys_ = std::make_unique<SysTopics>(config_.sys_interval, clock_, started_at_, [this] { return totals(); },
+                                     *workers_[0]);
   workers_[0]->post([this] { sys_->start(); });
   for (auto& w : workers_) w->start();
   started_ = true;

@@ -24,19 +24,6 @@
 
 namespace hermod::broker {
 
-// Sums of every worker's statistics, for $SYS and metrics.
-struct BrokerTotals {
-  std::uint64_t clients_connected = 0;
-  std::uint64_t sessions = 0;
-  std::uint64_t messages_received = 0;
-  std::uint64_t messages_sent = 0;
-  std::uint64_t bytes_received = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t messages_dropped = 0;
-  std::uint64_t subscriptions = 0;
-  std::uint64_t retained = 0;
-};
-
 class Broker {
  public:
   // Parts a test replaces (each must outlive the broker); null: the broker's own.

@@ -2,15 +2,21 @@
 
 #include <string>
 
-#include "broker/broker.hpp"
 #include "broker/worker.hpp"
 
 namespace hermod::broker {
 
-SysTopics::SysTopics(Broker& broker, Worker& worker) : broker_(broker), worker_(worker), timer_(worker.io()) {}
+SysTopics::SysTopics(std::uint32_t interval_seconds, const Clock& clock, Clock::time_point started_at,
+                     std::function<BrokerTotals()> totals, Worker& worker)
+    : interval_(interval_seconds),
+      clock_(clock),
+      started_at_(started_at),
+      totals_(std::move(totals)),
+      worker_(worker),
+      timer_(worker.io()) {}
 
 void SysTopics::start() {
-  if (broker_.config().sys_interval == 0) return;
+  if (interval_ == 0) return;
   publish_all();
   schedule();
 }
@@ -18,7 +24,7 @@ void SysTopics::start() {
 void SysTopics::stop() { timer_.cancel(); }
 
 void SysTopics::schedule() {
-  timer_.expires_after(std::chrono::seconds(broker_.config().sys_interval));
+  timer_.expires_after(std::chrono::seconds(interval_));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     publish_all();
@@ -27,9 +33,8 @@ void SysTopics::schedule() {
 }
 
 void SysTopics::publish_all() {
-  const auto t = broker_.totals();
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(broker_.services().clock.now() -
-                                                                       broker_.started_at()).count();
+  const auto t = totals_();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - started_at_).count();
   auto pub = [this](const char* topic, std::string value) {
     auto m = make_message(topic, value);
     m->retain = true;

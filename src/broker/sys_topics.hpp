@@ -2,16 +2,22 @@
 // under the names Mosquitto uses so existing dashboards work. Runs on worker 0's thread.
 #pragma once
 
+#include <functional>
+
 #include <boost/asio/steady_timer.hpp>
+
+#include "base/clock.hpp"
+#include "broker/metrics/worker_stats.hpp"
 
 namespace hermod::broker {
 
-class Broker;
 class Worker;
 
 class SysTopics {
  public:
-  SysTopics(Broker& broker, Worker& worker);
+  // `totals` sums every worker's statistics (any thread); uptime counts from `started_at`.
+  SysTopics(std::uint32_t interval_seconds, const Clock& clock, Clock::time_point started_at,
+            std::function<BrokerTotals()> totals, Worker& worker);
   // Publishes now and then every interval. Call on the worker's thread (or before it starts).
   void start();
   void stop();
@@ -20,7 +26,10 @@ class SysTopics {
   void publish_all();
   void schedule();
 
-  Broker& broker_;
+  std::uint32_t interval_;
+  const Clock& clock_;
+  Clock::time_point started_at_;
+  std::function<BrokerTotals()> totals_;
   Worker& worker_;
   boost::asio::steady_timer timer_;
 };

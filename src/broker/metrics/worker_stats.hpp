@@ -2,6 +2,8 @@
 // read by any (for $SYS and, next, Prometheus metrics), summed across workers on request.
 #pragma once
 
+#include <cstdint>
+
 #include "base/counter.hpp"
 
 namespace hermod::broker {
@@ -16,6 +18,19 @@ struct WorkerStats {
   Counter messages_dropped;    // queue full, write buffer full, or QoS 0 for an offline session
   Counter subscriptions;       // gauge: subscriptions of sessions homed on this worker
   Counter sessions;            // gauge: sessions homed on this worker (connected or not)
+};
+
+// Sums of every worker's statistics, for $SYS and metrics.
+struct BrokerTotals {
+  std::uint64_t clients_connected = 0;
+  std::uint64_t sessions = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_dropped = 0;
+  std::uint64_t subscriptions = 0;
+  std::uint64_t retained = 0;
 };
 
 }  // namespace hermod::broker
