@@ -3,8 +3,10 @@
 //  * decode_packet: one complete packet's body into a Packet, validated as the standard says.
 //  * StreamDecoder: owns a buffer and yields packets from a byte stream split anywhere.
 // Errors carry the reason code the receiver should report: malformed_packet (0x81),
-// protocol_error (0x82), packet_too_large (0x95) or unsupported_protocol_version (0x84, only
-// from CONNECT, answered with CONNACK 0x01 to 3.1.1 clients).
+// protocol_error (0x82), packet_too_large (0x95), topic_name_invalid (0x90, a wildcard or empty
+// topic name), topic_filter_invalid (0x8F, only for a 3.1.1 UNSUBSCRIBE, which has no other way
+// to refuse a filter) or unsupported_protocol_version (0x84, only from CONNECT, answered with
+// CONNACK 0x01 to 3.1.1 clients).
 // Any thread; no shared state.
 #pragma once
 
