@@ -1,5 +1,8 @@
 #include "mqtt/decoder.hpp"
 
+#include <algorithm>
+#include <initializer_list>
+
 #include "mqtt/topic.hpp"
 #include "mqtt/utf8.hpp"
 
@@ -11,6 +14,9 @@ const Error kMalformed{ReasonCode::malformed_packet, "malformed packet"};
 const Error kTrailing{ReasonCode::malformed_packet, "bytes after the end of the packet"};
 const Error kBadFlags{ReasonCode::malformed_packet, "reserved flag bits set in fixed header"};
 const Error kZeroPacketId{ReasonCode::protocol_error, "packet identifier 0"};
+const Error kControlCharacter{ReasonCode::malformed_packet, "control character in an identifier"};
+const Error kEmptyFilter{ReasonCode::malformed_packet, "zero-length topic filter"};
+const Error kBadReasonCode{ReasonCode::protocol_error, "reason code not allowed in this packet"};
 
 #define HERMOD_TRY(var, expr)           \
   auto var##_r = (expr);                \
@@ -19,6 +25,72 @@ const Error kZeroPacketId{ReasonCode::protocol_error, "packet identifier 0"};
 
 Result<void> finish(const Reader& in) {
   if (!in.empty()) return kTrailing;
+  return {};
+}
+
+// A UTF-8 string that names something (client identifier, user name, topic, filter): control
+// characters are refused as malformed, as 1.5.4 of 5.0 lets a receiver do (docs/conformance.md).
+Result<std::string_view> identifier(Reader& in) {
+  auto s = in.utf8();
+  if (!s) return s;
+  if (has_control_character(*s)) return kControlCharacter;
+  return s;
+}
+
+// The reason codes each packet type may carry (tables 3-4 to 3-11 of MQTT 5.0); any other value
+// in that packet is a protocol error, even one defined for another packet [MQTT-3.4.2-1]
+// [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1] [MQTT-3.14.2-1] [MQTT-3.15.2-1].
+bool one_of(std::uint8_t code, std::initializer_list<std::uint8_t> allowed) {
+  return std::find(allowed.begin(), allowed.end(), code) != allowed.end();
+}
+
+bool reason_allowed(PacketType t, std::uint8_t c) {
+  switch (t) {
+    case PacketType::connack:
+      return c == 0x00 || one_of(c, {0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A,
+                                     0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F});
+    case PacketType::puback:
+    case PacketType::pubrec: return one_of(c, {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99});
+    case PacketType::pubrel:
+    case PacketType::pubcomp: return c == 0x00 || c == 0x92;
+    case PacketType::suback:
+      return one_of(c, {0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2});
+    case PacketType::unsuback: return one_of(c, {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91});
+    case PacketType::disconnect:
+      return c == 0x00 || c == 0x04 || (c >= 0x80 && c <= 0xA2 && !one_of(c, {0x84, 0x85, 0x86, 0x88, 0x8A, 0x8C, 0x91, 0x92}));
+    case PacketType::auth: return one_of(c, {0x00, 0x18, 0x19});
+    default: return false;
+  }
+}
+
+// A topic filter as SUBSCRIBE and UNSUBSCRIBE carry it, checked as far as the packet's form goes:
+// at least one character [MQTT-4.7.3-1] (malformed: an empty filter names nothing, so 0x8F
+// "correctly formed but not accepted" does not fit), no control character, and in MQTT 5 a
+// shared subscription "$share/{ShareName}/{filter}" with a ShareName of at least one character
+// without '+' or '#', followed by '/' and a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2] (a protocol
+// error). Wildcard placement is the caller's: SUBACK answers it per filter.
+Result<std::string_view> topic_filter(Reader& in, ProtocolVersion v) {
+  auto f = identifier(in);
+  if (!f) return f;
+  if (f->empty()) return kEmptyFilter;
+  if (is_v5(v)) {
+    if (auto shared = parse_shared_filter(*f)) {
+      if (shared->group.empty() || shared->group.find_first_of("+#") != std::string_view::npos ||
+          shared->filter.empty()) {
+        return Error{ReasonCode::protocol_error, "shared subscription without ShareName or filter"};
+      }
+    }
+  }
+  return f;
+}
+
+// A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14], at least one character, no
+// control characters; anything else is a protocol error (the property parsed).
+Result<void> check_response_topic(const Properties& p) {
+  if (!p.response_topic) return {};
+  if (!is_valid_topic_name(*p.response_topic) || has_control_character(*p.response_topic)) {
+    return Error{ReasonCode::protocol_error, "Response Topic is not a valid topic name"};
+  }
   return {};
 }
 
@@ -65,13 +137,14 @@ Result<Packet> decode_connect(Reader& in) {
   c.keep_alive = keep_alive;
   HERMOD_TRY(props, v5_properties(in, c.version, PropertyContext::connect));
   c.props = std::move(props);
-  HERMOD_TRY(client_id, in.utf8());
+  HERMOD_TRY(client_id, identifier(in));
   c.client_id = client_id;
   if (will_flag) {
     Will w;
     HERMOD_TRY(will_props, v5_properties(in, c.version, PropertyContext::will));
+    if (auto r = check_response_topic(will_props); !r) return r.error();
     w.props = std::move(will_props);
-    HERMOD_TRY(topic, in.utf8());
+    HERMOD_TRY(topic, identifier(in));
     if (!is_valid_topic_name(topic)) return Error{ReasonCode::topic_name_invalid, "invalid will topic"};
     HERMOD_TRY(payload, in.binary());
     w.topic = topic;
@@ -81,7 +154,7 @@ Result<Packet> decode_connect(Reader& in) {
     c.will = std::move(w);
   }
   if (username_flag) {
-    HERMOD_TRY(user, in.utf8());
+    HERMOD_TRY(user, identifier(in));
     c.username = std::string(user);
   }
   if (password_flag) {
@@ -98,6 +171,7 @@ Result<Packet> decode_connack(Reader& in, ProtocolVersion v) {
   HERMOD_TRY(code, in.u8());
   // 3.1.1 return codes 6-255 are reserved (3.2.2.3); mapping them would not survive a round trip.
   if (!is_v5(v) && code > 5) return Error{ReasonCode::protocol_error, "reserved CONNACK return code"};
+  if (is_v5(v) && !reason_allowed(PacketType::connack, code)) return kBadReasonCode;
   Connack c;
   c.session_present = flags & 0x01;
   c.reason = is_v5(v) ? static_cast<ReasonCode>(code) : from_v3_connack_code(code);
@@ -116,7 +190,7 @@ Result<PublishView> publish_head(const FixedHeader& h, Reader& in) {
   p.retain = h.flags() & 0x01;
   if (p.qos == 3) return Error{ReasonCode::malformed_packet, "PUBLISH QoS 3"};
   if (p.qos == 0 && p.dup) return Error{ReasonCode::malformed_packet, "DUP set on QoS 0 PUBLISH"};
-  HERMOD_TRY(topic, in.utf8());
+  HERMOD_TRY(topic, identifier(in));
   p.topic = topic;
   if (p.qos > 0) {
     HERMOD_TRY(id, nonzero_packet_id(in));
@@ -134,6 +208,7 @@ Result<Packet> decode_publish(const FixedHeader& h, Reader& in, ProtocolVersion 
   p.packet_id = head.packet_id;
   const std::string_view topic = head.topic;
   HERMOD_TRY(props, v5_properties(in, v, PropertyContext::publish));
+  if (auto r = check_response_topic(props); !r) return r.error();
   p.props = std::move(props);
   // An empty topic is allowed only in MQTT 5 together with a topic alias (3.3.2.3.4).
   const bool alias_only = topic.empty() && is_v5(v) && p.props.topic_alias;
@@ -156,7 +231,7 @@ Result<Packet> decode_publish_response(Reader& in, ProtocolVersion v) {
   a.packet_id = id;
   if (is_v5(v) && !in.empty()) {
     HERMOD_TRY(code, in.u8());
-    if (!is_known_reason_code(code)) return Error{ReasonCode::protocol_error, "unknown reason code"};
+    if (!reason_allowed(Ack::kType, code)) return kBadReasonCode;
     a.reason = static_cast<ReasonCode>(code);
     if (!in.empty()) {
       HERMOD_TRY(props, decode_properties(in, context_of(Ack::kType)));
@@ -177,7 +252,7 @@ Result<Packet> decode_subscribe(Reader& in, ProtocolVersion v) {
   }
   s.props = std::move(props);
   while (!in.empty()) {
-    HERMOD_TRY(filter, in.utf8());
+    HERMOD_TRY(filter, topic_filter(in, v));
     HERMOD_TRY(opts, in.u8());
     TopicSubscription t;
     t.filter = filter;
@@ -212,6 +287,7 @@ Result<Packet> decode_suback(Reader& in, ProtocolVersion v) {
     if (!is_v5(v) && code > 2 && code != 0x80) {
       return Error{ReasonCode::protocol_error, "reserved SUBACK return code"};  // [MQTT-3.9.3-2]
     }
+    if (is_v5(v) && !reason_allowed(PacketType::suback, code)) return kBadReasonCode;
     s.reasons.push_back(static_cast<ReasonCode>(code));
   }
   return Packet{std::move(s)};
@@ -224,7 +300,12 @@ Result<Packet> decode_unsubscribe(Reader& in, ProtocolVersion v) {
   HERMOD_TRY(props, v5_properties(in, v, PropertyContext::unsubscribe));
   u.props = std::move(props);
   while (!in.empty()) {
-    HERMOD_TRY(filter, in.utf8());
+    HERMOD_TRY(filter, topic_filter(in, v));
+    // An MQTT 5 UNSUBACK answers a bad filter with 0x8F; a 3.1.1 one cannot, so the only answer
+    // left is to close: the filter breaks [MQTT-4.7.1-2] or [MQTT-4.7.1-3].
+    if (!is_v5(v) && !is_valid_topic_filter(filter)) {
+      return Error{ReasonCode::topic_filter_invalid, "invalid topic filter in UNSUBSCRIBE"};
+    }
     u.filters.emplace_back(filter);
   }
   if (u.filters.empty()) return Error{ReasonCode::protocol_error, "UNSUBSCRIBE without topic filter"};
@@ -240,6 +321,7 @@ Result<Packet> decode_unsuback(Reader& in, ProtocolVersion v) {
     u.props = std::move(props);
     while (!in.empty()) {
       HERMOD_TRY(code, in.u8());
+      if (!reason_allowed(PacketType::unsuback, code)) return kBadReasonCode;
       u.reasons.push_back(static_cast<ReasonCode>(code));
     }
   }
@@ -253,7 +335,7 @@ Result<Packet> decode_reason_only(Reader& in, ProtocolVersion v, PropertyContext
   T t;
   if (is_v5(v) && !in.empty()) {
     HERMOD_TRY(code, in.u8());
-    if (!is_known_reason_code(code)) return Error{ReasonCode::protocol_error, "unknown reason code"};
+    if (!reason_allowed(static_cast<PacketType>(ctx), code)) return kBadReasonCode;
     t.reason = static_cast<ReasonCode>(code);
     if (!in.empty()) {
       HERMOD_TRY(props, decode_properties(in, ctx));
@@ -266,13 +348,14 @@ Result<Packet> decode_reason_only(Reader& in, ProtocolVersion v, PropertyContext
 
 #undef HERMOD_TRY
 
-// Required low-nibble flags for every type but PUBLISH [MQTT-2.2.2-1] [MQTT-2.2.2-2].
-bool flags_valid(const FixedHeader& h) {
+// Required low-nibble flags for every type but PUBLISH [MQTT-2.2.2-1] [MQTT-2.2.2-2]. MQTT 3.1
+// gave PUBREL, SUBSCRIBE and UNSUBSCRIBE a QoS of 1 and a DUP flag that may be set (0x0A).
+bool flags_valid(const FixedHeader& h, ProtocolVersion v) {
   switch (h.type()) {
     case PacketType::publish: return true;
     case PacketType::pubrel:
     case PacketType::subscribe:
-    case PacketType::unsubscribe: return h.flags() == 0x02;
+    case PacketType::unsubscribe: return h.flags() == 0x02 || (v == ProtocolVersion::v3_1 && h.flags() == 0x0A);
     default: return h.flags() == 0;
   }
 }
@@ -304,7 +387,9 @@ Result<std::optional<PacketId>> decode_short_ack(const FixedHeader& h, std::stri
       h.remaining_length != 2 || body.size() != 2) {
     return std::optional<PacketId>();
   }
-  if (!flags_valid(h)) return kBadFlags;
+  // A 3.1 PUBREL with DUP set is valid in 3.1 only: decode_packet knows the version.
+  if (t == PacketType::pubrel && h.flags() == 0x0A) return std::optional<PacketId>();
+  if (!flags_valid(h, ProtocolVersion::v3_1_1)) return kBadFlags;
   Reader in(body);
   auto id = nonzero_packet_id(in);
   if (!id) return id.error();
@@ -327,7 +412,7 @@ Result<std::optional<FixedHeader>> parse_fixed_header(std::string_view data, std
 
 Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, ProtocolVersion version) {
   if (body.size() != header.remaining_length) return kMalformed;
-  if (!flags_valid(header)) return kBadFlags;
+  if (!flags_valid(header, version)) return kBadFlags;
   Reader in(body);
   const auto v = version;
   switch (header.type()) {
@@ -354,6 +439,28 @@ Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, P
       return decode_reason_only<Auth>(in, v, PropertyContext::auth);
   }
   return Error{ReasonCode::malformed_packet, "reserved packet type 0"};
+}
+
+Result<void> check_packet_type(const FixedHeader& h, Sender sender) {
+  const auto t = h.type();
+  if (static_cast<int>(t) == 0) return Error{ReasonCode::malformed_packet, "reserved packet type 0"};
+  const bool server_only = t == PacketType::connack || t == PacketType::suback ||
+                           t == PacketType::unsuback || t == PacketType::pingresp;
+  const bool client_only = t == PacketType::connect || t == PacketType::subscribe ||
+                           t == PacketType::unsubscribe || t == PacketType::pingreq;
+  if (sender == Sender::client && server_only) {
+    return Error{ReasonCode::protocol_error, "packet type only a server sends"};
+  }
+  if (sender == Sender::server && client_only) {
+    return Error{ReasonCode::protocol_error, "packet type only a client sends"};
+  }
+  return {};
+}
+
+Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, ProtocolVersion version,
+                             Sender sender) {
+  if (auto r = check_packet_type(header, sender); !r) return r.error();
+  return decode_packet(header, body, version);
 }
 
 Result<std::optional<Packet>> StreamDecoder::next() {

@@ -3,8 +3,10 @@
 //  * decode_packet: one complete packet's body into a Packet, validated as the standard says.
 //  * StreamDecoder: owns a buffer and yields packets from a byte stream split anywhere.
 // Errors carry the reason code the receiver should report: malformed_packet (0x81),
-// protocol_error (0x82), packet_too_large (0x95) or unsupported_protocol_version (0x84, only
-// from CONNECT, answered with CONNACK 0x01 to 3.1.1 clients).
+// protocol_error (0x82), packet_too_large (0x95), topic_name_invalid (0x90, a wildcard or empty
+// topic name), topic_filter_invalid (0x8F, only for a 3.1.1 UNSUBSCRIBE, which has no other way
+// to refuse a filter) or unsupported_protocol_version (0x84, only from CONNECT, answered with
+// CONNACK 0x01 to 3.1.1 clients).
 // Any thread; no shared state.
 #pragma once
 
@@ -40,8 +42,26 @@ Result<std::optional<FixedHeader>> parse_fixed_header(std::string_view data,
 
 // Decodes one complete packet. `body` is exactly header.remaining_length bytes. `version` is the
 // session's protocol version; CONNECT ignores it and reads its own. Every string is UTF-8
-// validated, topic names are checked, reserved bits must be zero.
+// validated, topic names are checked, reserved bits must be zero, reason codes must be ones the
+// packet type allows, identifiers (client id, user name, topics, filters) hold no control
+// characters, and topic filters are at least one character long. Decodes any packet type,
+// whoever sent it (the client library and hermod-cli read CONNACK with it).
 Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, ProtocolVersion version);
+
+// Who sent the bytes a receiver decodes. Four packet types travel only from the server
+// (CONNACK, SUBACK, UNSUBACK, PINGRESP) and four only from the client (CONNECT, SUBSCRIBE,
+// UNSUBSCRIBE, PINGREQ), a direction table 2-1 of both standards gives.
+enum class Sender : std::uint8_t { client, server };
+
+// Refuses a packet by its fixed header alone: one of the types `sender` never sends is a
+// protocol error (0x82) whatever its body holds, and type 0 is malformed. Call it as soon as
+// parse_fixed_header has a header, so such a packet is refused before its body arrives.
+Result<void> check_packet_type(const FixedHeader& header, Sender sender);
+
+// decode_packet for a receiver that knows who sent the packet: check_packet_type first, so a
+// type `sender` never sends is refused by type (0x82) before its body is parsed.
+Result<Packet> decode_packet(const FixedHeader& header, std::string_view body, ProtocolVersion version,
+                             Sender sender);
 
 // The broker's fast path for the two packets that make up almost all traffic, decoded without
 // building a Packet (whose Properties alone are ~500 bytes to construct and destroy):

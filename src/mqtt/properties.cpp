@@ -50,81 +50,102 @@ std::uint32_t allowed_mask(PropertyId id) {
   return 0;
 }
 
-const Error kProtocolError{ReasonCode::protocol_error, "invalid property"};
 const Error kDuplicate{ReasonCode::protocol_error, "property repeated"};
 const Error kBadValue{ReasonCode::protocol_error, "property value out of range"};
+const Error kNotAllowed{ReasonCode::protocol_error, "property not allowed in this packet"};
+const Error kUnknown{ReasonCode::malformed_packet, "unknown property identifier"};
 
-template <typename T>
-Result<void> set_once(std::optional<T>& field, T value) {
-  if (field) return kDuplicate;
-  field = std::move(value);
-  return {};
-}
+// Reading a property list in one pass, in two kinds of failure: bytes that cannot be parsed end
+// the read at once (malformed, 0x81); a property that parses but breaks a rule (not allowed in
+// this packet, repeated, value out of range) is remembered and reported only once the whole list
+// has parsed (protocol error, 0x82), so a list that is both is malformed wherever its bad bytes are.
+struct PropertyReader {
+  Reader& in;
+  Properties& p;
+  std::optional<Error> breach;  // the first rule broken by a property that parsed
 
-Result<void> read_flag(Reader& in, std::optional<std::uint8_t>& field) {
-  auto v = in.u8();
-  if (!v) return v.error();
-  if (*v > 1) return kBadValue;
-  return set_once(field, *v);
-}
+  void note(const Error& e) {
+    if (!breach) breach = e;
+  }
 
-Result<void> read_u16(Reader& in, std::optional<std::uint16_t>& field, bool zero_ok) {
-  auto v = in.u16();
-  if (!v) return v.error();
-  if (!zero_ok && *v == 0) return kBadValue;
-  return set_once(field, *v);
-}
+  template <typename T>
+  void set_once(std::optional<T>& field, T value) {
+    if (field) return note(kDuplicate);
+    field = std::move(value);
+  }
 
-Result<void> read_u32(Reader& in, std::optional<std::uint32_t>& field, bool zero_ok) {
-  auto v = in.u32();
-  if (!v) return v.error();
-  if (!zero_ok && *v == 0) return kBadValue;
-  return set_once(field, *v);
-}
+  Result<void> flag(std::optional<std::uint8_t>& field) {
+    auto v = in.u8();
+    if (!v) return v.error();
+    if (*v > 1) note(kBadValue);
+    set_once(field, *v);
+    return {};
+  }
 
-Result<void> read_utf8(Reader& in, std::optional<std::string>& field) {
-  auto v = in.utf8();
-  if (!v) return v.error();
-  return set_once(field, std::string(*v));
-}
+  Result<void> u16(std::optional<std::uint16_t>& field, bool zero_ok) {
+    auto v = in.u16();
+    if (!v) return v.error();
+    if (!zero_ok && *v == 0) note(kBadValue);
+    set_once(field, *v);
+    return {};
+  }
 
-Result<void> read_binary(Reader& in, std::optional<std::string>& field) {
-  auto v = in.binary();
-  if (!v) return v.error();
-  return set_once(field, std::string(*v));
-}
+  Result<void> u32(std::optional<std::uint32_t>& field, bool zero_ok) {
+    auto v = in.u32();
+    if (!v) return v.error();
+    if (!zero_ok && *v == 0) note(kBadValue);
+    set_once(field, *v);
+    return {};
+  }
 
-Result<void> read_property(Reader& in, PropertyId id, Properties& p) {
+  Result<void> utf8(std::optional<std::string>& field) {
+    auto v = in.utf8();
+    if (!v) return v.error();
+    set_once(field, std::string(*v));
+    return {};
+  }
+
+  Result<void> binary(std::optional<std::string>& field) {
+    auto v = in.binary();
+    if (!v) return v.error();
+    set_once(field, std::string(*v));
+    return {};
+  }
+
+  Result<void> read(PropertyId id);
+};
+
+Result<void> PropertyReader::read(PropertyId id) {
   switch (id) {
-    case PropertyId::payload_format_indicator: return read_flag(in, p.payload_format_indicator);
-    case PropertyId::message_expiry_interval: return read_u32(in, p.message_expiry_interval, true);
-    case PropertyId::content_type: return read_utf8(in, p.content_type);
-    case PropertyId::response_topic: return read_utf8(in, p.response_topic);
-    case PropertyId::correlation_data: return read_binary(in, p.correlation_data);
+    case PropertyId::payload_format_indicator: return flag(p.payload_format_indicator);
+    case PropertyId::message_expiry_interval: return u32(p.message_expiry_interval, true);
+    case PropertyId::content_type: return utf8(p.content_type);
+    case PropertyId::response_topic: return utf8(p.response_topic);
+    case PropertyId::correlation_data: return binary(p.correlation_data);
     case PropertyId::subscription_identifier: {
       auto v = in.varint();
       if (!v) return v.error();
-      if (*v == 0) return kBadValue;
+      if (*v == 0) note(kBadValue);
       p.subscription_identifiers.push_back(*v);
       return {};
     }
-    case PropertyId::session_expiry_interval: return read_u32(in, p.session_expiry_interval, true);
-    case PropertyId::assigned_client_identifier: return read_utf8(in, p.assigned_client_identifier);
-    case PropertyId::server_keep_alive: return read_u16(in, p.server_keep_alive, true);
-    case PropertyId::authentication_method: return read_utf8(in, p.authentication_method);
-    case PropertyId::authentication_data: return read_binary(in, p.authentication_data);
-    case PropertyId::request_problem_information: return read_flag(in, p.request_problem_information);
-    case PropertyId::will_delay_interval: return read_u32(in, p.will_delay_interval, true);
-    case PropertyId::request_response_information: return read_flag(in, p.request_response_information);
-    case PropertyId::response_information: return read_utf8(in, p.response_information);
-    case PropertyId::server_reference: return read_utf8(in, p.server_reference);
-    case PropertyId::reason_string: return read_utf8(in, p.reason_string);
-    case PropertyId::receive_maximum: return read_u16(in, p.receive_maximum, false);
-    case PropertyId::topic_alias_maximum: return read_u16(in, p.topic_alias_maximum, true);
+    case PropertyId::session_expiry_interval: return u32(p.session_expiry_interval, true);
+    case PropertyId::assigned_client_identifier: return utf8(p.assigned_client_identifier);
+    case PropertyId::server_keep_alive: return u16(p.server_keep_alive, true);
+    case PropertyId::authentication_method: return utf8(p.authentication_method);
+    case PropertyId::authentication_data: return binary(p.authentication_data);
+    case PropertyId::request_problem_information: return flag(p.request_problem_information);
+    case PropertyId::will_delay_interval: return u32(p.will_delay_interval, true);
+    case PropertyId::request_response_information: return flag(p.request_response_information);
+    case PropertyId::response_information: return utf8(p.response_information);
+    case PropertyId::server_reference: return utf8(p.server_reference);
+    case PropertyId::reason_string: return utf8(p.reason_string);
+    case PropertyId::receive_maximum: return u16(p.receive_maximum, false);
+    case PropertyId::topic_alias_maximum: return u16(p.topic_alias_maximum, true);
     // 0 is invalid, but the receiver answers it with 0x94 (topic alias invalid), not 0x82.
-    case PropertyId::topic_alias: return read_u16(in, p.topic_alias, true);
-    case PropertyId::maximum_qos: return read_flag(in, p.maximum_qos);
-    case PropertyId::retain_available: return read_flag(in, p.retain_available);
+    case PropertyId::topic_alias: return u16(p.topic_alias, true);
+    case PropertyId::maximum_qos: return flag(p.maximum_qos);
+    case PropertyId::retain_available: return flag(p.retain_available);
     case PropertyId::user_property: {
       auto k = in.utf8();
       if (!k) return k.error();
@@ -133,12 +154,12 @@ Result<void> read_property(Reader& in, PropertyId id, Properties& p) {
       p.user_properties.emplace_back(std::string(*k), std::string(*v));
       return {};
     }
-    case PropertyId::maximum_packet_size: return read_u32(in, p.maximum_packet_size, false);
-    case PropertyId::wildcard_subscription_available: return read_flag(in, p.wildcard_subscription_available);
-    case PropertyId::subscription_identifier_available: return read_flag(in, p.subscription_identifier_available);
-    case PropertyId::shared_subscription_available: return read_flag(in, p.shared_subscription_available);
+    case PropertyId::maximum_packet_size: return u32(p.maximum_packet_size, false);
+    case PropertyId::wildcard_subscription_available: return flag(p.wildcard_subscription_available);
+    case PropertyId::subscription_identifier_available: return flag(p.subscription_identifier_available);
+    case PropertyId::shared_subscription_available: return flag(p.shared_subscription_available);
   }
-  return kProtocolError;
+  return kUnknown;
 }
 
 // Visits each present property in encoding order as (id, writer) without building anything.
@@ -220,15 +241,18 @@ Result<Properties> decode_properties(Reader& in, PropertyContext ctx) {
   if (!bytes) return bytes.error();
   Reader props_in(*bytes);
   Properties p;
+  PropertyReader reader{props_in, p, std::nullopt};
   while (!props_in.empty()) {
-    auto raw_id = props_in.varint();  // identifiers are variable byte integers (2.2.2.2)
+    // Identifiers are variable byte integers (2.2.2.2), but every one defined fits in one byte:
+    // anything else names no property and its value cannot be parsed.
+    auto raw_id = props_in.varint();
     if (!raw_id) return raw_id.error();
-    if (*raw_id > 0xFF) return kProtocolError;
+    if (*raw_id > 0xFF || allowed_mask(static_cast<PropertyId>(*raw_id)) == 0) return kUnknown;
     const auto id = static_cast<PropertyId>(*raw_id);
-    if (allowed_mask(id) == 0) return Error{ReasonCode::malformed_packet, "unknown property"};
-    if (!property_allowed(id, ctx)) return Error{ReasonCode::protocol_error, "property not allowed in this packet"};
-    if (auto r = read_property(props_in, id, p); !r) return r.error();
+    if (!property_allowed(id, ctx)) reader.note(kNotAllowed);
+    if (auto r = reader.read(id); !r) return r.error();
   }
+  if (reader.breach) return *reader.breach;
   return p;
 }
 

@@ -2,7 +2,7 @@
 // subscription identifiers as ordered lists. MQTT 3.1/3.1.1 packets carry none, so an empty
 // Properties is what every v3 packet holds. Decoding checks that each property is allowed in the
 // packet that carries it, that only user properties and subscription identifiers repeat, and the
-// value ranges the standard gives; any breach is a protocol error (or malformed, for bad bytes).
+// value ranges the standard gives; any breach is a protocol error (malformed, for bad bytes).
 // Any thread; value type.
 #pragma once
 
@@ -95,8 +95,12 @@ struct Properties {
 bool property_allowed(PropertyId id, PropertyContext ctx);
 
 class Reader;
-// Reads a property length and the properties after it. Errors: malformed packet for bytes that do
-// not parse, protocol error for a property not allowed in `ctx`, a repeated one, or a bad value.
+// Reads a property length and the properties after it. The whole list is parsed before any rule
+// is applied, so bytes that do not parse (a value cut short, a length running past the packet,
+// an unknown identifier or one above 0xFF, a non-minimal variable byte integer [MQTT-1.5.5-1],
+// invalid UTF-8) are malformed_packet (0x81) wherever they are; only a list that parses whole
+// can fail with protocol_error (0x82): a property not allowed in `ctx`, a repeated one, or a
+// value out of range.
 Result<Properties> decode_properties(Reader& in, PropertyContext ctx);
 
 // Appends the property length and the properties. Properties not allowed in `ctx` are skipped,

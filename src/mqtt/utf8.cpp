@@ -46,4 +46,30 @@ bool is_valid_mqtt_utf8(std::string_view s) {
   return true;
 }
 
+bool has_control_character(std::string_view s) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto* end = p + s.size();
+  // Topics are short and mostly printable ASCII: eight bytes at a time while none is below 0x20,
+  // equal to 0x7F or to 0xC2 (the lead byte of U+0080..U+00BF).
+  constexpr std::uint64_t kLow = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero = [](std::uint64_t v) { return ((v - kLow) & ~v & kHigh) != 0; };
+  while (p < end) {
+    if (end - p >= 8) {
+      std::uint64_t v;
+      std::memcpy(&v, p, sizeof v);
+      const bool below_space = ((v - kLow * 0x20) & ~v & kHigh) != 0;
+      if (!below_space && !has_zero(v ^ (kLow * 0x7F)) && !has_zero(v ^ (kLow * 0xC2))) {
+        p += 8;
+        continue;
+      }
+    }
+    const std::uint8_t c = *p;
+    if (c < 0x20 || c == 0x7F) return true;
+    if (c == 0xC2 && end - p >= 2 && p[1] >= 0x80 && p[1] <= 0x9F) return true;
+    ++p;
+  }
+  return false;
+}
+
 }  // namespace hermod::mqtt

@@ -10,4 +10,10 @@ namespace hermod::mqtt {
 // True if `s` is well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2].
 bool is_valid_mqtt_utf8(std::string_view s);
 
+// True if `s` (valid UTF-8) holds a control character: U+0001..U+001F or U+007F..U+009F, code
+// points the standard says SHOULD NOT be sent and a receiver MAY treat as malformed (1.5.4 of
+// 5.0, 1.5.3 of 3.1.1). Hermod refuses them in identifiers only: client identifiers, user names,
+// topic names (will topic and Response Topic included) and topic filters (docs/conformance.md).
+bool has_control_character(std::string_view s);
+
 }  // namespace hermod::mqtt

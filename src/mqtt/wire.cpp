@@ -15,7 +15,11 @@ Result<VarintDecode> decode_varint(std::string_view data) {
     const auto byte = static_cast<std::uint8_t>(data[i]);
     value |= static_cast<std::uint32_t>(byte & 0x7F) << (7 * i);
     if ((byte & 0x80) == 0) {
-      // A non-minimal encoding (a trailing zero byte) is tolerated: the standard only bounds the length.
+      // A last byte of 0 after a continuation byte encodes the value in more bytes than needed:
+      // the encoding MUST be minimal [MQTT-1.5.5-1], so such bytes cannot be parsed (malformed).
+      if (i > 0 && byte == 0) {
+        return Error{ReasonCode::malformed_packet, "variable byte integer not minimally encoded"};
+      }
       return VarintDecode{value, static_cast<std::uint8_t>(i + 1)};
     }
   }

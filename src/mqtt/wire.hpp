@@ -15,7 +15,8 @@ namespace hermod::mqtt {
 inline constexpr std::uint32_t kMaxVarint = 268'435'455;  // 0xFF,0xFF,0xFF,0x7F
 
 // Decodes a variable byte integer at the start of `data`. Returns the value and its length in
-// bytes, or length 0 when `data` ends before the integer does. An integer longer than four bytes
+// bytes, or length 0 when `data` ends before the integer does. An integer longer than four bytes,
+// or one not in its shortest form (a last byte of 0 after a continuation byte, e.g. 0x80 0x00),
 // is malformed [MQTT-1.5.5-1].
 struct VarintDecode {
   std::uint32_t value = 0;

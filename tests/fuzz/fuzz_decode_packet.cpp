@@ -22,7 +22,8 @@ constexpr ProtocolVersion kVersions[] = {ProtocolVersion::v3_1, ProtocolVersion:
 
 bool is_decoder_error(ReasonCode rc) {
   return rc == ReasonCode::malformed_packet || rc == ReasonCode::protocol_error ||
-         rc == ReasonCode::unsupported_protocol_version || rc == ReasonCode::topic_name_invalid;
+         rc == ReasonCode::unsupported_protocol_version || rc == ReasonCode::topic_name_invalid ||
+         rc == ReasonCode::topic_filter_invalid;  // a 3.1.1 UNSUBSCRIBE filter
 }
 
 hermod::Result<Packet> decode_whole(std::string_view wire, ProtocolVersion v) {

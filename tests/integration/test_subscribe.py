@@ -68,12 +68,13 @@ def test_suback_grants_requested_qos_per_filter_with_subscribe_packet_id(broker,
                          "answering 0x80 (both are allowed by the spec)")
 def test_suback_reports_failure_0x80_for_invalid_filters(broker, clients):
     c = clients.raw_connected()
+    # (An empty filter is malformed and closes the connection: issue 17, test_conformance.py.)
     ack = c.subscribe([("ok/a", 0), ("a/#/b", 1), ("a+", 0), ("ok/+", 1), ("#a", 2),
-                       ("a/b+/c", 0), ("", 1), ("ok/#", 2)])
+                       ("a/b+/c", 0), ("ok/#", 2)])
     assert ack.return_codes == [0, SUBACK_FAILURE, SUBACK_FAILURE, 1, SUBACK_FAILURE,
-                                SUBACK_FAILURE, SUBACK_FAILURE, 2], \
-        (f"invalid filters ('#' not last [MQTT-4.7.1-2], '+' not a whole level [MQTT-4.7.1-3], "
-         f"empty [MQTT-4.7.3-1]) get 0x80, valid ones their QoS [MQTT-3.8.4-5]: {ack}")
+                                SUBACK_FAILURE, 2], \
+        (f"invalid filters ('#' not last [MQTT-4.7.1-2], '+' not a whole level [MQTT-4.7.1-3]) "
+         f"get 0x80, valid ones their QoS [MQTT-3.8.4-5]: {ack}")
     # The valid filters of the same SUBSCRIBE are in force (each message matches several of
     # them and is delivered once).
     c.publish("ok/a", b"1", qos=1)

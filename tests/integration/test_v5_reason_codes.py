@@ -96,12 +96,13 @@ def test_unsuback_0x11_for_filter_without_subscription(broker, v5):
 
 @pytest.mark.hermod_only("mosquitto 2.0.11 disconnects a client that subscribes to an invalid "
                          "filter instead of refusing that filter in SUBACK")
-@pytest.mark.parametrize("bad_filter", ["v5/#/x", "v5/a#", "v5/a+/b", ""])
+# An empty filter is malformed and closes the connection (issue 17; test_conformance.py).
+@pytest.mark.parametrize("bad_filter", ["v5/#/x", "v5/a#", "v5/a+/b"])
 def test_suback_0x8f_for_invalid_topic_filter(broker, v5, bad_filter):
     c = v5.raw_connected()
     s = c.subscribe([("v5/rc/fine", sub_options(qos=1)), (bad_filter, sub_options(qos=1))])
     assert s.reason_codes == [1, TOPIC_FILTER_INVALID], \
-        (f"{bad_filter!r} breaks [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.7.3-1] → 0x8F for that "
+        (f"{bad_filter!r} breaks [MQTT-4.7.1-1] [MQTT-4.7.1-2] → 0x8F for that "
          f"filter, the valid one granted, in order [MQTT-3.9.3-1]: {s}")
     c.ping()
 

@@ -55,12 +55,15 @@ template <typename Ack>
 void add_publish_response(std::vector<RoundTripCase>& out, V v, const std::string& prefix) {
   out.push_back({v, prefix + "_id_ffff", Ack{.packet_id = 0xFFFF}});
   if (is_v5(v)) {
-    out.push_back({v, prefix + "_reason", Ack{.packet_id = 3, .reason = RC::packet_identifier_not_found}});
+    // Reason codes each type allows (tables 3-4 to 3-7): PUBACK/PUBREC a failure, PUBREL/PUBCOMP 0x92.
+    const bool release = Ack::kType == PacketType::pubrel || Ack::kType == PacketType::pubcomp;
+    const auto failure = release ? RC::packet_identifier_not_found : RC::implementation_specific_error;
+    out.push_back({v, prefix + "_reason",
+                   Ack{.packet_id = 3, .reason = release ? RC::packet_identifier_not_found : RC::no_matching_subscribers}});
     out.push_back({v, prefix + "_success_with_properties",
                    Ack{.packet_id = 4, .props = full_properties(context_of(Ack::kType))}});
     out.push_back({v, prefix + "_reason_and_properties",
-                   Ack{.packet_id = 5, .reason = RC::implementation_specific_error,
-                       .props = full_properties(context_of(Ack::kType))}});
+                   Ack{.packet_id = 5, .reason = failure, .props = full_properties(context_of(Ack::kType))}});
   }
 }
 

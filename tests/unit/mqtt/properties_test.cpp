@@ -302,11 +302,10 @@ TEST(Properties, DecodingStopsAtTheEndOfTheList) {
   EXPECT_EQ(in.rest(), "payload");
 }
 
-TEST(Properties, NonMinimalLengthIsAccepted) {
-  // Hermod tolerates a padded variable byte integer; see decode_varint.
+TEST(Properties, NonMinimalLengthIsMalformed) {
   auto r = decode(bytes({0x83, 0x00, 0x23, 0x00, 0x05}), C::publish);
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->topic_alias, 5);
+  ASSERT_FALSE(r.ok()) << "[MQTT-1.5.5-1] property length 3 in two bytes must not decode";
+  EXPECT_EQ(r.error().code, ReasonCode::malformed_packet) << "[MQTT-1.5.5-1] a non-minimal VBI is malformed";
 }
 
 class FullPropertiesRoundTrip : public ::testing::TestWithParam<C> {};
