@@ -10,6 +10,8 @@ namespace hermod::broker {
 namespace {
 constexpr std::size_t kScratchSize = 64 * 1024;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
+// How long a link closed after an error waits for its client to read why and close.
+constexpr auto kLingerTime = std::chrono::seconds(1);
 }  // namespace
 
 Worker::Worker(const Services& services, std::uint32_t index, const std::vector<Worker*>& peers)
@@ -19,6 +21,7 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       io_(1),  // one thread runs this context: Asio may skip its internal locking
       sweep_timer_(io_),
       accept_retry_timer_(io_),
+      deadline_timer_(io_),
       scratch_(kScratchSize),
       sessions_(index, services.directory, stats_),
       routes_(index),
@@ -63,9 +66,12 @@ void Worker::shutdown() {
     }
     sweep_timer_.cancel();
     accept_retry_timer_.cancel();
+    deadline_timer_.cancel();
     // close() removes each connection from the set, so iterate over a copy.
     std::vector<std::shared_ptr<Connection>> all(connections_.begin(), connections_.end());
     for (auto& c : all) c->close(CloseReason::server_shutdown);
+    for (auto& l : lingering_) l.link->end_linger();
+    lingering_.clear();
     // What waited for a subscriber's PUBACK is written now, so a restart still has it.
     holds_.stop();
     holds_.store_overdue(Clock::time_point::max());
@@ -115,6 +121,23 @@ void Worker::forget(Connection& c) {
   connections_.erase(std::shared_ptr<Connection>(std::shared_ptr<Connection>(), &c));
 }
 
+void Worker::linger(std::shared_ptr<Link> link) {
+  lingering_.push_back(Lingering{std::move(link), services_.clock.now() + kLingerTime});
+}
+
+void Worker::wake_at(Clock::time_point due) {
+  if (due >= deadline_ || stopping_) return;
+  deadline_ = due;
+  const auto left = due - services_.clock.now();
+  deadline_timer_.expires_after(left.count() > 0 ? left : Clock::duration::zero());
+  deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed for an earlier deadline, or stopping
+    deadline_ = Clock::time_point::max();
+    delivery_.expire(services_.clock.now());
+    if (const auto next = delivery_.next_will_due(); next != Clock::time_point::max()) wake_at(next);
+  });
+}
+
 void Worker::hand_off(std::uint32_t home, HandOff h) {
   Worker& target = *peers_[home];
   target.post([&target, h = std::move(h)]() mutable {
@@ -149,6 +172,13 @@ void Worker::sweep() {
   }
   for (auto& [c, reason] : expired) c->close(reason);
   if (!sessions_.watched().empty()) delivery_.expire(now);
+  if (!lingering_.empty()) {
+    std::erase_if(lingering_, [now](Lingering& l) {
+      if (l.until > now && l.link->lingering()) return false;
+      l.link->end_linger();
+      return true;
+    });
+  }
   // The hold timer wakes at the first due hold; the clock decides what is due (a test clock too).
   holds_.store_overdue(now);
 }

@@ -82,9 +82,11 @@ class Worker final : private Turn, private ConnectionHost {
   void schedule_end_turn() override;
   void schedule_flush(std::shared_ptr<Link> link) override;
   bool commit_now() override;
+  void linger(std::shared_ptr<Link> link) override;
   // ConnectionHost
   void forget(Connection& c) override;
   void hand_off(std::uint32_t home, HandOff h) override;
+  void wake_at(Clock::time_point due) override;
 
   void do_accept(std::size_t i);
   // Commits the turn's store writes, then sends: delivery batches to other workers, then every
@@ -105,6 +107,8 @@ class Worker final : private Turn, private ConnectionHost {
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer accept_retry_timer_;
+  asio::steady_timer deadline_timer_;  // the next delayed will (wake_at)
+  Clock::time_point deadline_ = Clock::time_point::max();
   bool stopping_ = false;
   bool end_turn_posted_ = false;
   bool turn_failed_ = false;
@@ -113,6 +117,12 @@ class Worker final : private Turn, private ConnectionHost {
   PublishHeaderCache header_cache_;
   std::vector<std::shared_ptr<Link>> dirty_;  // links to flush at the end of this turn
   std::unordered_set<std::shared_ptr<Connection>> connections_;
+  // Links closing after an error, read until their client closes or `until` (Link::close_link).
+  struct Lingering {
+    std::shared_ptr<Link> link;
+    Clock::time_point until;
+  };
+  std::vector<Lingering> lingering_;
 
   SessionRegistry sessions_;
   RouteIndex routes_;

@@ -35,7 +35,9 @@ void Link::wait_readable() {
   read_waiting_ = true;
   stream_->async_wait(net::Want::read, [self = shared_from_this()](const boost::system::error_code& ec) {
     self->read_waiting_ = false;
-    if (ec || self->link_closed_) return;
+    if (ec) return;
+    if (self->lingering_) return self->drain_now();
+    if (self->link_closed_) return;
     self->on_readable();
   });
 }
@@ -64,16 +66,48 @@ void Link::read_available(int max_reads, char* buffer, std::size_t size) {
 
 // ---------------------------------------------------------------------------------- closing
 
-void Link::close_link(bool send_queued) {
+void Link::close_link(bool send_queued, bool linger) {
   if (link_closed_) return;
   link_closed_ = true;
   // Best effort: a CONNACK refusal, a DISCONNECT or the last acknowledgements still go out,
   // once what they acknowledge is committed.
   if (send_queued && out_bytes_ > 0 && !write_waiting_ && context_.turn.commit_now()) write_queued(true);
-  stream_->close();
+  const bool all_written = out_bytes_ == 0;
   out_.clear();
   out_bytes_ = 0;
   drop_held_acks();
+  if (linger && send_queued && all_written) {
+    stream_->shutdown_write();
+    lingering_ = true;
+    context_.turn.linger(shared_from_this());
+    return drain();
+  }
+  stream_->close();
+}
+
+void Link::drain() {
+  if (read_waiting_ || !lingering_) return;
+  read_waiting_ = true;
+  stream_->async_wait(net::Want::read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->read_waiting_ = false;
+    if (!ec) self->drain_now();
+  });
+}
+
+void Link::drain_now() {
+  if (!lingering_) return;
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    const auto r = stream_->try_read(context_.scratch.data(), context_.scratch.size());
+    if (r.closed) return end_linger();  // the client has closed its side too
+    if (r.bytes == 0) break;
+  }
+  drain();
+}
+
+void Link::end_linger() {
+  if (!lingering_) return;
+  lingering_ = false;
+  stream_->close();
 }
 
 void Link::discard_output() {
@@ -106,13 +140,19 @@ std::string& Link::tail_chunk() {
   return out_.back().bytes;
 }
 
-void Link::send(const mqtt::Packet& packet) {
-  if (link_closed_) return;
+bool Link::send(const mqtt::Packet& packet) {
+  if (link_closed_) return false;
   std::string& buf = tail_chunk();
   const auto before = buf.size();
   mqtt::encode(packet, version_, buf);
+  if (buf.size() - before > client_max_packet_size_) {
+    // Never more than the client accepts [MQTT-3.1.2-24] (CONNACK and DISCONNECT included).
+    buf.resize(before);
+    return false;
+  }
   out_bytes_ += buf.size() - before;
   schedule_flush();
+  return true;
 }
 
 bool Link::send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup) {
@@ -242,16 +282,17 @@ void Link::write_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode 
   using mqtt::PacketType;
   if (reason != mqtt::ReasonCode::success && mqtt::is_v5(version_)) {
     switch (type) {
-      case PacketType::puback: return send(mqtt::Puback{id, reason});
-      case PacketType::pubrec: return send(mqtt::Pubrec{id, reason});
-      case PacketType::pubrel: return send(mqtt::Pubrel{id, reason});
-      default: return send(mqtt::Pubcomp{id, reason});
+      case PacketType::puback: (void)send(mqtt::Puback{id, reason}); return;
+      case PacketType::pubrec: (void)send(mqtt::Pubrec{id, reason}); return;
+      case PacketType::pubrel: (void)send(mqtt::Pubrel{id, reason}); return;
+      default: (void)send(mqtt::Pubcomp{id, reason}); return;
     }
   }
   // Without a reason code or properties, every version encodes [type|flags, 2, id]; PUBREL's
   // flags are 0b0010.
   const char bytes[4] = {static_cast<char>((static_cast<unsigned>(type) << 4) | (type == PacketType::pubrel ? 2 : 0)), 2,
                          static_cast<char>(id >> 8), static_cast<char>(id & 0xFF)};
+  if (client_max_packet_size_ < sizeof bytes) return;  // [MQTT-3.1.2-24]
   tail_chunk().append(bytes, sizeof bytes);
   out_bytes_ += sizeof bytes;
   schedule_flush();

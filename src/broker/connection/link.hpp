@@ -59,6 +59,9 @@ class Turn {
   // Commits this turn's store writes now (a closing link must send its last packets at once).
   // False if they failed: nothing of the turn may then be sent.
   virtual bool commit_now() = 0;
+  // Keeps `link` while it lingers (see Link::close_link) and ends the lingering after a short
+  // deadline, or at shutdown.
+  virtual void linger(std::shared_ptr<Link> link) = 0;
 
  protected:
   ~Turn() = default;
@@ -81,8 +84,9 @@ class Link : public std::enable_shared_from_this<Link> {
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
-  // Queues a packet for the next flush.
-  void send(const mqtt::Packet& packet);
+  // Queues a packet for the next flush. False if it was not queued: the link is closed, or the
+  // packet is larger than the client's Maximum Packet Size.
+  bool send(const mqtt::Packet& packet);
   // Queues a PUBLISH of `out` with `packet_id`. Returns false if it was not queued: a QoS 0
   // message when the write queue is above its limit, an expired message, or one larger than the
   // client's Maximum Packet Size (discarded as if delivered [MQTT-3.1.2-25]).
@@ -106,6 +110,9 @@ class Link : public std::enable_shared_from_this<Link> {
   // by an MQTT 5 client's Receive Maximum.
   std::uint16_t inflight_limit() const { return inflight_limit_; }
   bool link_closed() const { return link_closed_; }
+  // Ends a lingering close: the stream is closed now. Idempotent; the worker's thread.
+  void end_linger();
+  bool lingering() const { return lingering_; }
   // "address:port" of the client, for log lines.
   std::string remote() const;
   const boost::asio::ip::tcp::endpoint& remote_endpoint() const { return stream_->remote(); }
@@ -124,9 +131,13 @@ class Link : public std::enable_shared_from_this<Link> {
   // does not wait for more.
   void read_available(int max_reads, char* buffer, std::size_t size);
 
-  // Closes the stream; first writes what is queued if `send_queued` and this turn's writes
-  // are committed. Drops the queue and the held acknowledgements. Idempotent.
-  void close_link(bool send_queued);
+  // Closes the link; first writes what is queued if `send_queued` and this turn's writes are
+  // committed. Drops the queue and the held acknowledgements. Idempotent. With `linger`, once
+  // everything queued is written, only the sending side is shut and what the client still sends
+  // is read and discarded until it closes too or the worker ends the wait (Turn::linger): a
+  // client that is still writing then reads the DISCONNECT or CONNACK that says why, instead of
+  // a reset that discards it.
+  void close_link(bool send_queued, bool linger = false);
   // Drops everything queued (it was not stored, so it must not be sent).
   void discard_output();
   // Takes the stream away for a hand-off to another worker; the link is closed afterwards.
@@ -171,6 +182,9 @@ class Link : public std::enable_shared_from_this<Link> {
 
   void wait_readable();
   void on_readable();
+  // Lingering: waits for the client's bytes and discards them (drain_now) until its end.
+  void drain();
+  void drain_now();
   // Queues an acknowledgement now; a successful one is 4 bytes copied without building a packet.
   void write_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason);
   void drop_held_acks();
@@ -214,6 +228,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool read_waiting_ = false;
   bool read_paused_ = false;
   bool link_closed_ = false;
+  bool lingering_ = false;
 };
 
 }  // namespace hermod::broker

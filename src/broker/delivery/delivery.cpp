@@ -253,4 +253,12 @@ void Delivery::expire(Clock::time_point now) {
   }
 }
 
+Clock::time_point Delivery::next_will_due() const {
+  auto next = Clock::time_point::max();
+  for (Session* s : p_.sessions.watched()) {
+    if (const auto& w = s->pending_will()) next = std::min(next, w->due);
+  }
+  return next;
+}
+
 }  // namespace hermod::broker

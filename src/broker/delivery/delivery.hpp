@@ -74,6 +74,8 @@ class Delivery {
   void update_route_persistence(Session& s);
   // Publishes the delayed wills due at `now` and ends the offline sessions that expired.
   void expire(Clock::time_point now);
+  // The earliest deadline of a delayed will still pending, or time_point::max().
+  Clock::time_point next_will_due() const;
 
   // End of turn: posts the deliveries collected for other workers, one batch per worker.
   void flush_outboxes();

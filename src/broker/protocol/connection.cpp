@@ -94,6 +94,10 @@ void Connection::process(std::string_view data) {
   std::size_t pos = 0;
   // Stops early while a CONNECT waits for its password check or leaves for its home worker.
   while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off)) {
+    if (state_ == State::awaiting_connect && (static_cast<std::uint8_t>(data[pos]) >> 4) != 1) {
+      // [MQTT-3.1.0-1]: known from the first byte; not worth waiting for the rest of it.
+      return fail({mqtt::ReasonCode::protocol_error, "first packet is not CONNECT"});
+    }
     auto header = mqtt::parse_fixed_header(data.substr(pos), limit);
     if (!header) return fail(header.error());
     if (!*header || data.size() - pos < (*header)->total_length()) break;
@@ -116,7 +120,8 @@ void Connection::process(std::string_view data) {
         continue;
       }
     }
-    auto packet = mqtt::decode_packet(h, body, version());
+    // A type only servers send is refused by its type, before its body is parsed (0x82).
+    auto packet = mqtt::decode_packet(h, body, version(), mqtt::Sender::client);
     if (!packet) {
       // An MQTT 5 CONNECT that fails to decode is answered with a CONNACK carrying the reason
       // [MQTT-3.1.4-2]; the protocol level sits after the 6-byte protocol name "\0\4MQTT".
@@ -224,12 +229,15 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
   auto keep = self();  // the registry may hold the last reference
   const bool was_connected = state_ == State::connected;
   // MQTT 5: tell the client why before closing [MQTT-4.13.1-1].
+  bool told = reason == CloseReason::refused;  // a CONNACK with the reason is queued
   if (was_connected && mqtt::is_v5(version()) && reason != CloseReason::client_disconnect &&
       reason != CloseReason::connection_lost) {
-    send(mqtt::Disconnect{code == mqtt::ReasonCode::success ? disconnect_code(reason) : code, {}});
+    told = send(mqtt::Disconnect{code == mqtt::ReasonCode::success ? disconnect_code(reason) : code, {}});
   }
   state_ = State::closed;
-  close_link(reason != CloseReason::connection_lost);
+  // What says why is read by the client before the connection ends (see Link::close_link);
+  // at shutdown there is no time for that.
+  close_link(reason != CloseReason::connection_lost, told && reason != CloseReason::server_shutdown);
 
   const bool will = reason != CloseReason::client_disconnect && reason != CloseReason::server_shutdown &&
                     reason != CloseReason::refused;
@@ -244,8 +252,9 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     const std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay > 0 && session_ && session_->persistent()) {
       // MQTT 5 will delay: published later unless the client comes back first [MQTT-3.1.3-9].
-      session_->pending_will() = std::make_unique<Session::PendingWill>(
-          Session::PendingWill{make_will_message(), context_.clock.now() + std::chrono::seconds(delay)});
+      const auto due = context_.clock.now() + std::chrono::seconds(delay);
+      session_->pending_will() = std::make_unique<Session::PendingWill>(Session::PendingWill{make_will_message(), due});
+      ctx().host.wake_at(due);  // published at its deadline, not at the next sweep
     } else {
       delivery.publish(make_will_message());
     }

@@ -154,6 +154,7 @@ class Connection final : public Link {
 
   State state_ = State::awaiting_connect;
   bool counted_ = false;  // counted in Services::connections
+  bool warned_dollar_ = false;  // logged a dropped PUBLISH to a '$' topic
   std::uint16_t keep_alive_ = 0;
   Session* session_ = nullptr;
   // Heap-held: most connections have no will and are never handed over.

@@ -53,6 +53,8 @@ class ConnectionHost {
   virtual void forget(Connection& c) = 0;
   // Moves a connection to worker `home`, where it continues with its CONNECT.
   virtual void hand_off(std::uint32_t home, HandOff h) = 0;
+  // Runs the worker's expiry (delayed wills, sessions) at `due` rather than at the next sweep.
+  virtual void wake_at(Clock::time_point due) = 0;
 
  protected:
   ~ConnectionHost() = default;

@@ -115,7 +115,8 @@ void Connection::auth_step(std::string_view client_data) {
   switch (step.outcome) {
     case auth::AuthStep::Outcome::continue_auth:
       // [MQTT-4.12.0-2]
-      return send(Auth{ReasonCode::continue_authentication, auth_properties(*auth_->method, std::move(step.data))});
+      (void)send(Auth{ReasonCode::continue_authentication, auth_properties(*auth_->method, std::move(step.data))});
+      return;
     case auth::AuthStep::Outcome::success:
       auth_->exchange.reset();
       return auth_succeeded(std::move(step));

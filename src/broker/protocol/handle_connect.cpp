@@ -65,6 +65,14 @@ void Connection::refuse_connect(ReasonCode reason, std::string_view why, Propert
 void Connection::accept_connect(Connect&& c) {
   const bool v5 = is_v5(version());
   const auto& limits = config().limits;
+  if (c.will && !c.will->topic.empty() && c.will->topic.front() == '$') {
+    // A will is the client's PUBLISH: '$' topics are the broker's (section 4.7.2). MQTT 5 refuses
+    // the CONNECT with 0x87; 3.1.1 has no code for it, so the client connects without its will.
+    if (v5) return refuse_connect(ReasonCode::not_authorized, "will topic starts with '$'");
+    logger("client")->info("{} {}: will to \"{}\" dropped: '$' topics are the broker's", remote(), c.client_id,
+                           c.will->topic);
+    c.will.reset();
+  }
   if (v5 && c.will) {
     // [MQTT-3.2.2-12] [MQTT-3.2.2-13]: a will the broker could not publish as asked is refused.
     if (c.will->qos > limits.max_qos) return refuse_connect(ReasonCode::qos_not_supported);
@@ -88,6 +96,14 @@ void Connection::accept_connect(Connect&& c) {
     s = sessions.find(c.client_id);  // a non-persistent session died with its connection
   }
   bool session_present = false;
+  if (s && s->pending_will()) {
+    // MQTT 5 will delay: a will whose delay has passed is published even if the sweep has not
+    // got to it yet; one still waiting is cancelled by this new connection, Clean Start or
+    // not [MQTT-3.1.2-8] [MQTT-3.1.3-9].
+    auto& w = s->pending_will();
+    if (w->due <= context_.clock.now()) delivery.publish(std::move(w->message));
+    w.reset();
+  }
   if (s && c.clean_start) {
     delivery.end_session(*s);
     s = nullptr;
@@ -125,9 +141,15 @@ void Connection::accept_connect(Connect&& c) {
   }
 
   Connack ack;
-  ack.session_present = session_present;
+  // MQTT 3.1's CONNACK has no Session Present flag: its first byte is reserved (0).
+  ack.session_present = session_present && version() != ProtocolVersion::v3_1;
   if (v5) ack.props = connack_properties(c, expiry);
-  send(ack);
+  if (!send(ack)) {
+    // Larger than the client's Maximum Packet Size [MQTT-3.1.2-24]: nothing can be said.
+    logger("client")->info("{} {}: CONNACK exceeds the client's maximum packet size of {} bytes; closing", remote(),
+                           c.client_id, client_max_packet_size());
+    return close(CloseReason::refused);
+  }
   logger("client")->info("{} connected as {} (MQTT {}, keepalive {}, {}{})", remote(), c.client_id,
                          to_string(version()), keep_alive_, session_present ? "session resumed" : "new session",
                          user_for_log(c));

@@ -41,6 +41,17 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
     // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
     if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
     reason = ReasonCode::payload_format_invalid;
+  } else if (!p.topic.empty() && p.topic.front() == '$') {
+    // Topics starting with '$' are the server's (section 4.7.2): a client's PUBLISH to one is
+    // never delivered. MQTT 5 says so with 0x87 on PUBACK/PUBREC; 3.1.1 has no way to, so the
+    // message is acknowledged and dropped. Logged once per connection.
+    if (!warned_dollar_) {
+      warned_dollar_ = true;
+      logger("client")->info("{} {}: PUBLISH to \"{}\" dropped: '$' topics are the broker's", remote(),
+                             s.client_id(), p.topic);
+    }
+    context_.stats.messages_dropped.add();
+    if (v5) reason = ReasonCode::not_authorized;
   } else {
     auto m = make_message(p.topic, p.payload);
     m->qos = p.qos;
@@ -106,14 +117,27 @@ void Connection::handle_ack(PacketType type, PacketId id, ReasonCode reason) {
 }
 
 void Connection::handle_pubrel(PacketId id) {
-  if (session_->inbound_qos2().erase(id)) ctx().writer.store_inbound_qos2(*session_, id, false);
-  send_ack(PacketType::pubcomp, id);
+  if (session_->inbound_qos2().erase(id)) {
+    ctx().writer.store_inbound_qos2(*session_, id, false);
+    return send_ack(PacketType::pubcomp, id);
+  }
+  // Not awaiting PUBREL (a resend after PUBCOMP, or a session that ended): MQTT 5 says so.
+  send_ack(PacketType::pubcomp, id, is_v5(version()) ? ReasonCode::packet_identifier_not_found : ReasonCode::success);
 }
+
+// An acknowledgement of the wrong kind for a packet id in flight (PUBREC or PUBCOMP for a QoS 1
+// message, PUBACK for a QoS 2 one, PUBACK or a failed PUBREC while awaiting PUBCOMP) breaks the
+// QoS flows of section 4.3: a protocol violation, so the connection is closed (MQTT 5:
+// DISCONNECT 0x82) [MQTT-4.3.2-4] [MQTT-4.3.3-6]. An id not in flight is ignored, but for PUBREC,
+// which is answered so that the client's side of the exchange can end.
 
 void Connection::handle_puback(PacketId id) {
   auto& inflight = session_->inflight();
   InflightMessage* m = inflight.find(id);
-  if (!m || m->state != InflightMessage::State::awaiting_puback) return;
+  if (!m) return;
+  if (m->state != InflightMessage::State::awaiting_puback) {
+    return fail({ReasonCode::protocol_error, "PUBACK for a QoS 2 message"});
+  }
   ctx().writer.forget_stored(*session_, m->out);
   inflight.erase(id);
   ctx().delivery.pump(*session_);
@@ -126,8 +150,14 @@ void Connection::handle_pubrec(PacketId id, ReasonCode reason) {
     send_ack(PacketType::pubrel, id, is_v5(version()) ? ReasonCode::packet_identifier_not_found : ReasonCode::success);
     return;
   }
+  if (m->state == InflightMessage::State::awaiting_puback) {
+    return fail({ReasonCode::protocol_error, "PUBREC for a QoS 1 message"});
+  }
   if (is_v5(version()) && is_failure(reason)) {
-    // MQTT 5: a PUBREC with a failure code ends the exchange.
+    if (m->state != InflightMessage::State::awaiting_pubrec) {
+      return fail({ReasonCode::protocol_error, "PUBREC with a failure code after PUBREL"});
+    }
+    // A PUBREC with a failure code ends the exchange: no PUBREL follows [MQTT-4.3.3-4].
     ctx().writer.forget_stored(*session_, m->out);
     inflight.erase(id);
     ctx().delivery.pump(*session_);
@@ -139,13 +169,18 @@ void Connection::handle_pubrec(PacketId id, ReasonCode reason) {
     // PUBLISH, so the subscriber cannot receive the message twice.
     ctx().writer.store_inflight(*session_, id, *m);
   }
-  send_ack(PacketType::pubrel, id);
+  send_ack(PacketType::pubrel, id);  // again for a repeated PUBREC
 }
 
 void Connection::handle_pubcomp(PacketId id) {
   auto& inflight = session_->inflight();
   InflightMessage* m = inflight.find(id);
-  if (!m || m->state != InflightMessage::State::awaiting_pubcomp) return;
+  if (!m) return;
+  if (m->state != InflightMessage::State::awaiting_pubcomp) {
+    return fail({ReasonCode::protocol_error, m->state == InflightMessage::State::awaiting_puback
+                                                 ? "PUBCOMP for a QoS 1 message"
+                                                 : "PUBCOMP before PUBREL"});
+  }
   ctx().writer.forget_stored(*session_, m->out);
   inflight.erase(id);
   ctx().delivery.pump(*session_);

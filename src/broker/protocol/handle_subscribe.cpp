@@ -89,6 +89,11 @@ void Connection::handle_unsubscribe(Unsubscribe&& u) {
   ack.packet_id = u.packet_id;
   std::vector<SubscriptionChange> changes;
   for (auto& f : u.filters) {
+    if (!is_valid_topic_filter(f)) {
+      // MQTT 5 says so per filter (a 3.1.1 UNSUBSCRIBE with one is refused by the decoder).
+      ack.reasons.push_back(ReasonCode::topic_filter_invalid);
+      continue;
+    }
     auto it = s.subscriptions().find(f);
     if (it == s.subscriptions().end()) {
       ack.reasons.push_back(ReasonCode::no_subscription_existed);
