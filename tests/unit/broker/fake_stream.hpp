@@ -35,6 +35,10 @@ struct FakePeer {
   std::function<void()> wake;    // set by the stream: a read wait completes
   int streams = 0;               // streams attached so far (2 after a hand-off)
 
+  // The broker ended the connection: closed it, or shut its sending side to linger after an
+  // error DISCONNECT (it then reads until the client closes).
+  bool ended_by_broker() const { return closed_by_broker || write_shut; }
+
   // Sends `packet` as the client would.
   void send(const mqtt::Packet& packet) { send_bytes(mqtt::encode(packet, decoder.version())); }
   void send_bytes(std::string_view bytes) {

@@ -218,8 +218,8 @@ TEST_P(BrokerTest, TakeoverAcrossWorkersClosesTheOldConnection) {
   const auto home = broker_->services().directory.home("twice");
   auto first = connect("twice", true, home);
   auto second = connect("twice", true, other_than_home("twice"));
-  EXPECT_TRUE(first->closed_by_broker) << "[MQTT-3.1.4-2]";
-  EXPECT_FALSE(second->closed_by_broker);
+  EXPECT_TRUE(first->ended_by_broker()) << "[MQTT-3.1.4-2]";
+  EXPECT_FALSE(second->ended_by_broker());
   if (v5()) {
     const auto d = only<mqtt::Disconnect>(first->packets());
     ASSERT_EQ(d.size(), 1u);
@@ -398,11 +398,11 @@ TEST_P(BrokerTest, KeepaliveTimeoutClosesAfterOneAndAHalfIntervals) {
   clock_.advance(14s);
   broker_->worker(0).sweep();
   run();
-  EXPECT_FALSE(c->closed_by_broker) << "within 1.5 x keepalive";
+  EXPECT_FALSE(c->ended_by_broker()) << "within 1.5 x keepalive";
   clock_.advance(2s);
   broker_->worker(0).sweep();
   run();
-  EXPECT_TRUE(c->closed_by_broker) << "[MQTT-3.1.2-24]";
+  EXPECT_TRUE(c->ended_by_broker()) << "[MQTT-3.1.2-24]";
   if (v5()) {
     const auto d = only<mqtt::Disconnect>(c->packets());
     ASSERT_EQ(d.size(), 1u);
@@ -416,7 +416,7 @@ TEST_P(BrokerTest, ConnectTimeoutClosesASilentConnection) {
   clock_.advance(4s);
   broker_->worker(0).sweep();
   run();
-  EXPECT_TRUE(peer->closed_by_broker);
+  EXPECT_TRUE(peer->ended_by_broker());
 }
 
 TEST_P(BrokerTest, SessionExpiresAfterItsInterval) {
@@ -441,7 +441,7 @@ TEST_P(BrokerTest, HandlerThatThrowsClosesOnlyItsClient) {
   subscribe(*bystander, "ok/#", 1);
   (void)bystander->packets();
   subscribe(*victim, "boom/#", 0);  // the retained lookup after SUBACK throws
-  EXPECT_TRUE(victim->closed_by_broker);
+  EXPECT_TRUE(victim->ended_by_broker());
   if (v5()) {
     const auto d = only<mqtt::Disconnect>(victim->packets());
     ASSERT_EQ(d.size(), 1u);
