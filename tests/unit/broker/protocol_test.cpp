@@ -150,6 +150,23 @@ class BrokerTest : public ::testing::TestWithParam<ProtocolVersion> {
     return out;
   }
 
+  // A watcher of presence/#, and a persistent client "lamp" with a 5 s delayed will whose
+  // connection was just lost. Returns the watcher, its earlier packets consumed.
+  std::shared_ptr<FakePeer> lose_lamp_with_delayed_will() {
+    make();
+    auto watcher = connect("watcher");
+    subscribe(*watcher, "presence/#", 0);
+    (void)watcher->packets();
+    auto c = connect_packet("lamp", false);
+    c.props.session_expiry_interval = 300;
+    c.will = mqtt::Will{"presence/lamp", "offline", 0, false, {}};
+    c.will->props.will_delay_interval = 5;
+    auto lamp = connect(c);
+    lamp->end();
+    run();
+    return watcher;
+  }
+
   std::uint32_t other_than_home(const std::string& id) {
     const auto home = broker_->services().directory.home(id);
     return (home + 1) % broker_->worker_count();
@@ -349,17 +366,7 @@ TEST_P(BrokerTest, WillIsPublishedWhenTheConnectionIsLost) {
 
 TEST_P(BrokerTest, DelayedWillWaitsForItsDelay) {
   if (!v5()) GTEST_SKIP() << "will delay is MQTT 5";
-  make();
-  auto watcher = connect("watcher");
-  subscribe(*watcher, "presence/#", 0);
-  (void)watcher->packets();
-  auto c = connect_packet("lamp", false);
-  c.props.session_expiry_interval = 300;
-  c.will = mqtt::Will{"presence/lamp", "offline", 0, false, {}};
-  c.will->props.will_delay_interval = 5;
-  auto lamp = connect(c);
-  lamp->end();
-  run();
+  auto watcher = lose_lamp_with_delayed_will();
   broker_->worker(0).sweep();
   run();
   EXPECT_TRUE(only<mqtt::Publish>(watcher->packets()).empty()) << "not before the delay [MQTT-3.1.3-9]";
@@ -371,17 +378,7 @@ TEST_P(BrokerTest, DelayedWillWaitsForItsDelay) {
 
 TEST_P(BrokerTest, ReconnectWithinWillDelayCancelsTheWill) {
   if (!v5()) GTEST_SKIP() << "will delay is MQTT 5";
-  make();
-  auto watcher = connect("watcher");
-  subscribe(*watcher, "presence/#", 0);
-  (void)watcher->packets();
-  auto c = connect_packet("lamp", false);
-  c.props.session_expiry_interval = 300;
-  c.will = mqtt::Will{"presence/lamp", "offline", 0, false, {}};
-  c.will->props.will_delay_interval = 5;
-  auto lamp = connect(c);
-  lamp->end();
-  run();
+  auto watcher = lose_lamp_with_delayed_will();
   clock_.advance(2s);
   auto again = connect_packet("lamp", false);
   again.props.session_expiry_interval = 300;
