@@ -122,7 +122,13 @@ ClientSession::PubrecOutcome ClientSession::on_pubrec(const mqtt::Pubrec& rec) {
 std::optional<PublishCompletion> ClientSession::on_pubcomp(const mqtt::Pubcomp& comp) {
   if (stage_of(comp.packet_id) != Stage::awaiting_pubcomp) return std::nullopt;
   std::error_code ec;
-  if (mqtt::is_failure(comp.reason)) ec = make_error_code(comp.reason);
+  // 0x92 on PUBCOMP: the broker no longer holds this packet id, so it completed the release
+  // before (its PUBCOMP was lost with a connection or a crash) or lost the session. Either way it
+  // took the message with its successful PUBREC; the PUBREL only frees the id (MQTT 5 4.3.3), so
+  // the publish is done, not failed.
+  if (mqtt::is_failure(comp.reason) && comp.reason != ReasonCode::packet_identifier_not_found) {
+    ec = make_error_code(comp.reason);
+  }
   // The PUBREC reason is what tells "no matching subscribers"; PUBCOMP only confirms the release.
   return finish(comp.packet_id, ec, PublishResult{comp.packet_id, comp.reason, comp.props});
 }

@@ -189,6 +189,20 @@ TEST(ClientSessionQoS2, FailedPubrecEndsTheExchangeWithoutPubrel) {
   EXPECT_TRUE(s.idle());
 }
 
+TEST(ClientSessionQoS2, PubcompNotFoundAfterASuccessfulPubrecCompletesThePublish) {
+  // A PUBREL resent after a reconnect, for an id the broker released before its PUBCOMP was lost.
+  auto s = connected_session();
+  Recorder r;
+  enqueue(s, msg("a", 2), r.handler());
+  const auto id = s.take_sendable().packets[0].packet_id;
+  (void)s.on_pubrec(mqtt::Pubrec{id, ReasonCode::success, {}});
+  auto done = s.on_pubcomp(mqtt::Pubcomp{id, ReasonCode::packet_identifier_not_found, {}});
+  run(done);
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_FALSE(r.calls[0].first) << "the broker took the message with its PUBREC (MQTT 5 4.3.3)";
+  EXPECT_TRUE(s.idle());
+}
+
 TEST(ClientSessionQoS2, PubrecForUnknownIdIsAnsweredNotFound) {
   auto s = connected_session();
   auto rec = s.on_pubrec(mqtt::Pubrec{42, ReasonCode::success, {}});
