@@ -175,10 +175,17 @@ void Delivery::session_offline(Session& s) {
   p_.sessions.watch(s);
 }
 
-void Delivery::session_online(Session& s) {
-  p_.sessions.unwatch(s);
-  s.pending_will().reset();  // reconnected within the will delay: no will [MQTT-3.1.2-8]
+void Delivery::session_reconnecting(Session& s) {
+  auto& w = s.pending_will();
+  if (!w) return;
+  // MQTT 5 will delay: a will whose delay has passed is published even if no timer or sweep
+  // has got to it yet; one still waiting is cancelled by this new connection, Clean Start or
+  // not [MQTT-3.1.2-8] [MQTT-3.1.3-9].
+  if (w->due <= p_.clock.now()) publish(std::move(w->message));
+  w.reset();
 }
+
+void Delivery::session_online(Session& s) { p_.sessions.unwatch(s); }
 
 void Delivery::end_session(Session& s) {
   p_.sessions.unwatch(s);

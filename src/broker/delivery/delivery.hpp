@@ -65,6 +65,9 @@ class Delivery {
   // The session's client went offline / came back: expiry and delayed wills.
   void session_offline(Session& s);
   void session_online(Session& s);
+  // A new connection of the session's client id arrived (before it resumes or ends the
+  // session): publishes a delayed will that is already due, cancels one that is not.
+  void session_reconnecting(Session& s);
   // Ends the session: publishes a pending will, hands QoS 1/2 messages of shared subscriptions
   // to another member of their group, removes its subscriptions from every replica and its
   // records from the store. Precondition: detached.

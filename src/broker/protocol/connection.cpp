@@ -168,10 +168,7 @@ void Connection::fail(const hermod::Error& error) {
 
 void Connection::on_packet(mqtt::Packet&& packet) {
   using namespace mqtt;
-  if (state_ == State::awaiting_connect && !std::holds_alternative<Connect>(packet)) {
-    // [MQTT-3.1.0-1]: the first packet must be CONNECT.
-    return fail({ReasonCode::protocol_error, "first packet is not CONNECT"});
-  }
+  // A first packet that is not CONNECT never gets here: process() refuses it by its first byte.
   if (state_ == State::authenticating && !std::holds_alternative<Auth>(packet) &&
       !std::holds_alternative<Disconnect>(packet)) {
     // [MQTT-3.1.2-30]: until CONNACK, a client authenticating with a method sends only AUTH or DISCONNECT.
@@ -201,7 +198,8 @@ void Connection::on_packet(mqtt::Packet&& packet) {
         } else if constexpr (std::is_same_v<T, Auth>) {
           handle_auth(std::move(p));
         } else {
-          // CONNACK, SUBACK, UNSUBACK, PINGRESP only travel from server to client.
+          // CONNACK, SUBACK, UNSUBACK, PINGRESP: decode_packet(Sender::client) refuses them
+          // by type, so this branch only completes the visit.
           fail({ReasonCode::protocol_error, "packet a client may not send"});
         }
       },

@@ -96,14 +96,7 @@ void Connection::accept_connect(Connect&& c) {
     s = sessions.find(c.client_id);  // a non-persistent session died with its connection
   }
   bool session_present = false;
-  if (s && s->pending_will()) {
-    // MQTT 5 will delay: a will whose delay has passed is published even if the sweep has not
-    // got to it yet; one still waiting is cancelled by this new connection, Clean Start or
-    // not [MQTT-3.1.2-8] [MQTT-3.1.3-9].
-    auto& w = s->pending_will();
-    if (w->due <= context_.clock.now()) delivery.publish(std::move(w->message));
-    w.reset();
-  }
+  if (s) delivery.session_reconnecting(*s);
   if (s && c.clean_start) {
     delivery.end_session(*s);
     s = nullptr;
