@@ -19,6 +19,12 @@
 # Environment: BENCH_REPS (3), BENCH_DURATION (seconds per throughput run, 5), MOSQUITTO
 # (/usr/sbin/mosquitto), BENCH_OUT (bench/results/latest.md), BENCH_SKIP_MICRO=1, BENCH_RT=0
 # (latency at normal priority).
+# A/B against an older build: BENCH_BASELINE=/path/to/old/hermod adds a third broker,
+# `hermod-base`, to every one-core scenario, interleaved with the other two (each repetition
+# rotates the order), and the report gives this build ÷ the baseline of the same run: the fair
+# reading of "did this change make the broker slower" on a machine whose speed drifts between
+# runs. BENCH_QUICK=1 runs only the one-core scenarios (no latency, unpinned, durability,
+# recovery or micro-benchmarks), for that A/B.
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -33,7 +39,9 @@ OUT=${BENCH_OUT:-$ROOT/bench/results/latest.md}
 BROKER_CPU=0
 GEN_CPU=1
 
-for f in "$HERMOD" "$CLI"; do
+BASELINE=${BENCH_BASELINE:-}
+QUICK=${BENCH_QUICK:-0}
+for f in "$HERMOD" "$CLI" ${BASELINE:+"$BASELINE"}; do
   [[ -x $f ]] || { echo "run.sh: $f not found; build first (make release)" >&2; exit 1; }
 done
 [[ -x $MOSQUITTO ]] || { echo "run.sh: $MOSQUITTO not found (apt-get install mosquitto)" >&2; exit 1; }
@@ -98,9 +106,10 @@ start_broker() {
   ((RUN_RT)) && pin+=(chrt -f 10)
   case $name in
     hermod*)
-      local conf=$WORK/hermod.toml
+      local conf=$WORK/hermod.toml exe=$HERMOD
       [[ $name == *-written ]] && conf=$WORK/hermod-written.toml
-      "${pin[@]}" "$HERMOD" -c "$conf" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
+      [[ $name == hermod-base ]] && exe=$BASELINE
+      "${pin[@]}" "$exe" -c "$conf" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
       ;;
     mosquitto)
       sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in" >"$WORK/mosquitto.conf"
@@ -208,7 +217,7 @@ EOF
 # memory latency, which on a VM moves with how the host backs guest memory: the same binary
 # measured 0.19-0.56x of its 1k rate inside make bench and 0.8-1.1x alone (docs/performance.md).
 MICRO=()
-if [[ ${BENCH_SKIP_MICRO:-0} != 1 ]]; then
+if [[ ${BENCH_SKIP_MICRO:-0} != 1 && $QUICK != 1 ]]; then
   for b in codec router; do
     exe=$BUILD/bench/hermod_${b}_bench
     if [[ -x $exe ]]; then
@@ -233,16 +242,23 @@ SCENARIOS=(
   "conns|conns --connections $CONNS --sources 16 --hold 3 --setup-timeout 60"
 )
 
-log "Hermod vs Mosquitto: ${#SCENARIOS[@]} scenarios x 2 brokers x $REPS repetitions, ${DURATION} s each; fd limit $FD_LIMIT"
+BROKERS=(hermod mosquitto ${BASELINE:+hermod-base})
+if [[ $QUICK == 1 ]]; then
+  quick=()
+  for s in "${SCENARIOS[@]}"; do [[ ${s%%|*} == latency ]] || quick+=("$s"); done
+  SCENARIOS=("${quick[@]}")
+fi
+log "Hermod vs Mosquitto${BASELINE:+ vs baseline $BASELINE}: ${#SCENARIOS[@]} scenarios x ${#BROKERS[@]} brokers x $REPS repetitions, ${DURATION} s each; fd limit $FD_LIMIT"
 for rep in $(seq "$REPS"); do
-  order=(hermod mosquitto)
-  ((rep % 2 == 0)) && order=(mosquitto hermod)
+  # Rotate which broker goes first, so none always runs on a machine warmed by the same other.
+  order=()
+  for i in "${!BROKERS[@]}"; do order+=("${BROKERS[(i + rep - 1) % ${#BROKERS[@]}]}"); done
   for s in "${SCENARIOS[@]}"; do
     key=${s%%|*}
     read -r -a args <<<"${s#*|}"
     for broker in "${order[@]}"; do
-      if [[ $broker == hermod ]]; then
-        measure "$key" hermod "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 -- "${args[@]}"
+      if [[ $broker == hermod* ]]; then
+        measure "$key" "$broker" "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 -- "${args[@]}"
       else
         measure "$key" mosquitto "$rep" "$GEN_CPU" "$BROKER_CPU" -- "${args[@]}"
       fi
@@ -250,6 +266,7 @@ for rep in $(seq "$REPS"); do
   done
 done
 
+if [[ $QUICK != 1 ]]; then
 log "unpinned: Hermod pairs with 2 workers against 1"
 for rep in $(seq "$REPS"); do
   for w in 1 2; do
@@ -334,6 +351,7 @@ if [[ -x $FILL ]]; then
 else
   log "no $FILL (built with HERMOD_BENCH=OFF?); recovery benchmark skipped"
 fi
+fi  # QUICK
 
 # --------------------------------------------------------------------------------------- report
 BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
@@ -344,7 +362,7 @@ mkdir -p "$(dirname "$OUT")"
 /usr/bin/python3 "$ROOT/bench/summarize.py" --results "$RESULTS" "${MICRO[@]}" \
   --commit "$COMMIT" --build-type "${BUILD_TYPE:-unknown}" --sanitize "${SANITIZE:-}" \
   --cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) ($(nproc) cores)" \
-  --kernel "$(uname -r)" --mosquitto "$("$MOSQUITTO" -h 2>/dev/null | head -1)" \
+  --kernel "$(uname -r)" ${BASELINE:+--baseline "$BASELINE"} --mosquitto "$("$MOSQUITTO" -h 2>/dev/null | head -1)" \
   --fd-limit "$FD_LIMIT" --rt-latency "$RT_LATENCY" --reps "$REPS" --duration "$DURATION" --elapsed "$(($(date +%s) - START))" \
   --load "$LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT"
 log "wrote $OUT in $(($(date +%s) - START)) s"

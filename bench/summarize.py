@@ -424,6 +424,30 @@ def raw_section(runs, lines):
     lines.append("")
 
 
+def baseline_section(runs, lines, baseline):
+    """This build against BENCH_BASELINE, both measured in this run, interleaved."""
+    if not baseline:
+        return
+    lines.append("## This build ÷ the baseline")
+    lines.append("")
+    lines.append(f"Baseline: `{baseline}`, run as a third broker in the same repetitions (order rotated each "
+                 "repetition). Ratios of medians; above 1 means this build is faster (or, for memory, larger).")
+    lines.append("")
+    lines.append("| scenario | figure | this build | baseline | this ÷ baseline |")
+    lines.append("|---|---|---:|---:|---:|")
+    for key, title in SCENARIO_TITLES.items():
+        if not runs.of(key, "hermod-base"):
+            continue
+        for label, f in (("msg/s", lambda r: r["gen"]["msgs_per_s"]), ("msg per broker CPU-s", per_cpu_second)):
+            h, b = runs.med(key, "hermod", f), runs.med(key, "hermod-base", f)
+            lines.append(f"| {title} | {label} | {fmt_num(h)} | {fmt_num(b)} | {fmt_ratio(ratio(h, b))} |")
+    if runs.of("conns", "hermod-base"):
+        h, b = runs.med("conns", "hermod", growth_per_conn), runs.med("conns", "hermod-base", growth_per_conn)
+        lines.append(f"| idle connections | RSS growth per connection, B | {fmt_num(h)} | {fmt_num(b)} "
+                     f"| {fmt_ratio(ratio(h, b))} |")
+    lines.append("")
+
+
 def report(a):
     records = [json.loads(line) for line in open(a.results) if line.strip()]
     micro = [json.load(open(f)) for f in a.micro]
@@ -446,6 +470,7 @@ def report(a):
         lines.append("")
     targets_section(runs, micro, lines)
     throughput_section(runs, lines)
+    baseline_section(runs, lines, a.baseline)
     latency_section(runs, lines, a.rt_latency)
     conns_section(runs, lines, a.fd_limit)
     workers_section(runs, lines)
@@ -461,7 +486,7 @@ def main():
     p.add_argument("--results")
     p.add_argument("--micro", action="append", default=[])
     for opt in ("commit", "build-type", "sanitize", "cpu", "kernel", "mosquitto", "fd-limit", "reps", "duration",
-                "elapsed", "load", "rt-latency"):
+                "elapsed", "load", "rt-latency", "baseline"):
         p.add_argument("--" + opt, default="")
     a = p.parse_args()
     if a.one:
