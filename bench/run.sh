@@ -24,7 +24,8 @@
 # rotates the order), and the report gives this build ÷ the baseline of the same run: the fair
 # reading of "did this change make the broker slower" on a machine whose speed drifts between
 # runs. BENCH_QUICK=1 runs only the one-core scenarios (no latency, unpinned, durability,
-# recovery or micro-benchmarks), for that A/B.
+# recovery or micro-benchmarks), for that A/B; BENCH_BROKERS="hermod hermod-base" leaves
+# Mosquitto out of it.
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -242,7 +243,8 @@ SCENARIOS=(
   "conns|conns --connections $CONNS --sources 16 --hold 3 --setup-timeout 60"
 )
 
-BROKERS=(hermod mosquitto ${BASELINE:+hermod-base})
+read -r -a BROKERS <<<"${BENCH_BROKERS:-hermod mosquitto ${BASELINE:+hermod-base}}"
+
 if [[ $QUICK == 1 ]]; then
   quick=()
   for s in "${SCENARIOS[@]}"; do [[ ${s%%|*} == latency ]] || quick+=("$s"); done

@@ -183,30 +183,42 @@ Result<Packet> decode_connack(Reader& in, ProtocolVersion v) {
 
 // What every PUBLISH starts with, read by both decode_publish and the fast path: the flags of
 // the fixed header, the topic (UTF-8 checked, not yet as a topic name) and the packet id.
-Result<PublishView> publish_head(const FixedHeader& h, Reader& in) {
-  PublishView p;
+// The part of a PUBLISH both decoders read the same way. The topic is scanned once
+// (scan_text); a wildcard is reported after the properties, as a topic-name error.
+struct PublishHead {
+  PublishView view;
+  bool wildcard = false;
+};
+
+Result<PublishHead> publish_head(const FixedHeader& h, Reader& in) {
+  PublishHead head;
+  PublishView& p = head.view;
   p.dup = h.flags() & 0x08;
   p.qos = (h.flags() >> 1) & 0x03;
   p.retain = h.flags() & 0x01;
   if (p.qos == 3) return Error{ReasonCode::malformed_packet, "PUBLISH QoS 3"};
   if (p.qos == 0 && p.dup) return Error{ReasonCode::malformed_packet, "DUP set on QoS 0 PUBLISH"};
-  HERMOD_TRY(topic, identifier(in));
+  HERMOD_TRY(topic, in.binary());
+  const unsigned flags = scan_text(topic);
+  if (flags & kTextBadUtf8) return Error{ReasonCode::malformed_packet, "invalid UTF-8 string"};
+  if (flags & kTextControl) return kControlCharacter;
+  head.wildcard = (flags & kTextWildcard) != 0;
   p.topic = topic;
   if (p.qos > 0) {
     HERMOD_TRY(id, nonzero_packet_id(in));
     p.packet_id = id;
   }
-  return p;
+  return head;
 }
 
 Result<Packet> decode_publish(const FixedHeader& h, Reader& in, ProtocolVersion v) {
   HERMOD_TRY(head, publish_head(h, in));
   Publish p;
-  p.dup = head.dup;
-  p.qos = head.qos;
-  p.retain = head.retain;
-  p.packet_id = head.packet_id;
-  const std::string_view topic = head.topic;
+  p.dup = head.view.dup;
+  p.qos = head.view.qos;
+  p.retain = head.view.retain;
+  p.packet_id = head.view.packet_id;
+  const std::string_view topic = head.view.topic;
   HERMOD_TRY(props, v5_properties(in, v, PropertyContext::publish));
   if (auto r = check_response_topic(props); !r) return r.error();
   p.props = std::move(props);
@@ -215,7 +227,7 @@ Result<Packet> decode_publish(const FixedHeader& h, Reader& in, ProtocolVersion 
   if (topic.empty() && is_v5(v) && !alias_only) {
     return Error{ReasonCode::protocol_error, "empty topic without topic alias"};  // 3.3.2.1
   }
-  if (!alias_only && !is_valid_topic_name(topic)) {
+  if (!alias_only && (topic.empty() || head.wildcard)) {
     return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
   }
   p.topic = topic;
@@ -368,7 +380,7 @@ Result<std::optional<PublishView>> decode_publish_view(const FixedHeader& h, std
   Reader in(body);
   auto head = publish_head(h, in);
   if (!head) return head.error();
-  PublishView p = *head;
+  PublishView p = head->view;
   if (is_v5(v)) {
     // Only a property length of 0 (one byte) takes this path; anything else is decoded whole.
     auto length = in.u8();
@@ -376,7 +388,9 @@ Result<std::optional<PublishView>> decode_publish_view(const FixedHeader& h, std
     if (*length != 0) return std::optional<PublishView>();
     if (p.topic.empty()) return Error{ReasonCode::protocol_error, "empty topic without topic alias"};
   }
-  if (!is_valid_topic_name(p.topic)) return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
+  if (p.topic.empty() || head->wildcard) {
+    return Error{ReasonCode::topic_name_invalid, "invalid topic name in PUBLISH"};
+  }
   p.payload = in.rest();
   return std::optional<PublishView>(p);
 }

@@ -72,4 +72,52 @@ bool has_control_character(std::string_view s) {
   return false;
 }
 
+unsigned scan_text(std::string_view s) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto* end = p + s.size();
+  constexpr std::uint64_t kLow = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  // Nonzero if some byte of v is zero (never misses one; may flag a neighbour, which only sends
+  // the word to the byte loop).
+  const auto zero_byte = [](std::uint64_t v) { return (v - kLow) & ~v & kHigh; };
+  unsigned flags = 0;
+  while (p < end) {
+    // Eight bytes at a time while all are printable ASCII other than '+' and '#'.
+    if (end - p >= 8) {
+      std::uint64_t v;
+      std::memcpy(&v, p, sizeof v);
+      const std::uint64_t odd = (v & kHigh) | ((v - kLow * 0x20) & ~v & kHigh) | zero_byte(v ^ (kLow * 0x7F)) |
+                                zero_byte(v ^ (kLow * '+')) | zero_byte(v ^ (kLow * '#'));
+      if (odd == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const std::uint8_t c = *p;
+    if (c < 0x80) {
+      if (c == 0) return flags | kTextBadUtf8;
+      if (c < 0x20 || c == 0x7F) flags |= kTextControl;
+      if (c == '+' || c == '#') flags |= kTextWildcard;
+      ++p;
+      continue;
+    }
+    int extra;
+    std::uint32_t cp;
+    std::uint32_t min;
+    if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; min = 0x80; }
+    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; min = 0x800; }
+    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; min = 0x10000; }
+    else return flags | kTextBadUtf8;
+    if (end - p <= extra) return flags | kTextBadUtf8;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return flags | kTextBadUtf8;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return flags | kTextBadUtf8;
+    if (cp <= 0x9F) flags |= kTextControl;  // U+0080..U+009F
+    p += extra + 1;
+  }
+  return flags;
+}
+
 }  // namespace hermod::mqtt

@@ -16,4 +16,13 @@ bool is_valid_mqtt_utf8(std::string_view s);
 // topic names (will topic and Response Topic included) and topic filters (docs/conformance.md).
 bool has_control_character(std::string_view s);
 
+// What one pass over an identifier found (bit flags). The decoder's hot path: a PUBLISH topic is
+// checked for UTF-8, control characters and wildcards in one pass instead of three.
+enum TextFlags : unsigned {
+  kTextBadUtf8 = 1,   // not well-formed UTF-8, or U+0000
+  kTextControl = 2,   // U+0001..U+001F or U+007F..U+009F (meaningful only if the UTF-8 is valid)
+  kTextWildcard = 4,  // '+' or '#'
+};
+unsigned scan_text(std::string_view s);
+
 }  // namespace hermod::mqtt

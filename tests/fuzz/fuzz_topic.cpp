@@ -1,6 +1,7 @@
 // Topic validation and matching. Input: "filter\0name" (without a NUL, both are the whole input).
 // Nothing may crash on any input. For a valid plain filter and a valid name, topic_matches must
-// agree with a level-by-level reading of section 4.7 written independently below.
+// agree with a level-by-level reading of section 4.7 written independently below, and scan_text
+// (the decoder's one-pass topic check) with the separate UTF-8, control and wildcard checks.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "fuzz_check.hpp"
 #include "mqtt/topic.hpp"
+#include "mqtt/utf8.hpp"
 
 using namespace hermod::mqtt;
 
@@ -79,6 +81,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (filter_ok && !shared && name_ok) {
     FUZZ_CHECK(matches == reference_matches(filter, name));
     if (matches && !has_wildcard(filter)) FUZZ_CHECK(filter == name);
+  }
+  // The decoder's one-pass topic check agrees with the three separate ones.
+  const unsigned flags = scan_text(in);
+  FUZZ_CHECK(((flags & kTextBadUtf8) == 0) == is_valid_mqtt_utf8(in));
+  if (!(flags & kTextBadUtf8)) {
+    FUZZ_CHECK(((flags & kTextControl) != 0) == has_control_character(in));
+    FUZZ_CHECK(((flags & kTextWildcard) != 0) == has_wildcard(in));
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "codec_test_support.hpp"
@@ -105,6 +106,39 @@ TEST(Utf8, FindsABadByteAtEveryOffsetOfALongAsciiRun) {
     good.replace(at, 1, bytes({0xF0, 0x9D, 0x84, 0x9E}));  // U+1D11E
     EXPECT_TRUE(is_valid_mqtt_utf8(good)) << hex(good);
   }
+}
+
+// scan_text is the decoder's one-pass check of a PUBLISH topic: it must agree with the three
+// separate checks it replaces, on strings built from the bytes at every edge of its word loop.
+TEST(ScanText, AgreesWithTheSeparateChecks) {
+  const std::string alphabet = bytes({0x00, 0x01, 0x1F, 0x20, 'a', '+', '#', '/', 0x7E, 0x7F, 0x80, 0x9F, 0xA0,
+                                      0xC2, 0xC3, 0xE2, 0x82, 0xAC, 0xED, 0xF0, 0x9D, 0x84, 0x9E, 0xFF});
+  std::uint32_t seed = 12345;
+  const auto next = [&seed] { return seed = seed * 1664525u + 1013904223u; };
+  for (int round = 0; round < 200000; ++round) {
+    std::string s(next() % 24, 'a');
+    for (auto& c : s) {
+      // Mostly plain ASCII, so that whole words take the fast path between the odd bytes.
+      if (next() % 4 == 0) c = alphabet[next() % alphabet.size()];
+    }
+    const unsigned flags = scan_text(s);
+    const bool valid = is_valid_mqtt_utf8(s);
+    ASSERT_EQ((flags & kTextBadUtf8) == 0, valid) << hex(s);
+    if (!valid) continue;
+    ASSERT_EQ((flags & kTextControl) != 0, has_control_character(s)) << hex(s);
+    ASSERT_EQ((flags & kTextWildcard) != 0, s.find_first_of("+#") != std::string::npos) << hex(s);
+  }
+}
+
+TEST(ScanText, FlagsEachKindInALongTopic) {
+  const std::string plain = "sensors/building-7/floor-3/room-12/temperature";
+  EXPECT_EQ(scan_text(plain), 0u);
+  EXPECT_EQ(scan_text(plain + "/+"), unsigned{kTextWildcard});
+  EXPECT_EQ(scan_text(plain + "\x7F"), unsigned{kTextControl});
+  EXPECT_EQ(scan_text(plain + bytes({0xC2, 0x85})), unsigned{kTextControl});  // U+0085
+  EXPECT_EQ(scan_text(plain + bytes({0xC2, 0xA0})), 0u);                      // U+00A0: not a control
+  EXPECT_NE(scan_text(plain + bytes({0x00})) & kTextBadUtf8, 0u);
+  EXPECT_NE(scan_text(plain + bytes({0xC0, 0xAF})) & kTextBadUtf8, 0u);       // overlong '/'
 }
 
 }  // namespace
