@@ -1,6 +1,8 @@
 #include "broker/worker.hpp"
 
+#include <cerrno>
 #include <exception>
+#include <system_error>
 
 #include "base/log.hpp"
 #include "net/tcp_stream.hpp"
@@ -12,6 +14,8 @@ constexpr std::size_t kScratchSize = 64 * 1024;
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 // How long a link closed after an error waits for its client to read why and close.
 constexpr auto kLingerTime = std::chrono::seconds(1);
+// Connections taken from a listener's queue per wake-up.
+constexpr int kAcceptsPerRound = 64;
 }  // namespace
 
 Worker::Worker(const Services& services, std::uint32_t index, const std::vector<Worker*>& peers)
@@ -19,6 +23,7 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       index_(index),
       peers_(peers),
       io_(1),  // one thread runs this context: Asio may skip its internal locking
+      poller_(io_),
       sweep_timer_(io_),
       accept_retry_timer_(io_),
       deadline_timer_(io_),
@@ -31,7 +36,10 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
                                 writer_, holds_, *this}),
       context_(LinkContext{*this, services.config, services.clock, stats_, header_cache_,
                            std::span<char>(scratch_.data(), scratch_.size())},
-               services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_) {}
+               services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_) {
+  // What a round of stream events read is committed and flushed once, right after the round.
+  poller_.set_after_round([this] { end_turn(); });
+}
 
 Worker::~Worker() = default;
 
@@ -72,6 +80,7 @@ void Worker::shutdown() {
     for (auto& c : all) c->close(CloseReason::server_shutdown);
     for (auto& l : lingering_) l.link->end_linger();
     lingering_.clear();
+    poller_.stop();
     // What waited for a subscriber's PUBACK is written now, so a restart still has it.
     holds_.stop();
     holds_.store_overdue(Clock::time_point::max());
@@ -87,24 +96,35 @@ void Worker::join() {
 // ---------------------------------------------------------------------------------- accepting
 
 void Worker::accept_on(asio::ip::tcp::acceptor acceptor) {
+  acceptor.non_blocking(true);
   acceptors_.push_back(std::move(acceptor));
   do_accept(acceptors_.size() - 1);
 }
 
 void Worker::do_accept(std::size_t i) {
-  acceptors_[i].async_accept(io_, [this, i](const boost::system::error_code& ec, net::TcpSocket socket) {
+  acceptors_[i].async_wait(asio::socket_base::wait_read, [this, i](const boost::system::error_code& ec) {
     if (stopping_ || ec == asio::error::operation_aborted) return;
-    if (ec) {
+    int error = ec.value();
+    // A bounded batch, so a connection storm cannot hold the worker's clients for long.
+    for (int n = 0; n < kAcceptsPerRound && !error; ++n) {
+      auto accepted = net::accept_stream(acceptors_[i].native_handle(), poller_);
+      if (!accepted.stream) {
+        error = accepted.error;
+        break;
+      }
+      services_.connections.fetch_add(1, std::memory_order_relaxed);
+      adopt(std::move(accepted.stream), true)->start();
+    }
+    if (error && error != EAGAIN && error != EWOULDBLOCK) {
       // Out of file descriptors and the like: wait a little instead of spinning.
-      logger("broker")->warn("accept failed: {}", ec.message());
+      logger("broker")->warn("accept failed: {}", std::generic_category().message(error));
       accept_retry_timer_.expires_after(std::chrono::milliseconds(100));
       accept_retry_timer_.async_wait([this, i](const boost::system::error_code& e) {
         if (!e && !stopping_) do_accept(i);
       });
       return;
     }
-    services_.connections.fetch_add(1, std::memory_order_relaxed);
-    adopt(net::make_tcp_stream(std::move(socket)), true)->start();
+    schedule_end_turn();  // what start() queued (nothing yet, but the turn's rules hold)
     do_accept(i);
   });
 }
@@ -118,7 +138,11 @@ std::shared_ptr<Connection> Worker::adopt(std::unique_ptr<net::Stream> stream, b
 
 void Worker::forget(Connection& c) {
   // shared_ptr keys: look up with a non-owning alias of the raw pointer.
-  connections_.erase(std::shared_ptr<Connection>(std::shared_ptr<Connection>(), &c));
+  const auto it = connections_.find(std::shared_ptr<Connection>(std::shared_ptr<Connection>(), &c));
+  if (it == connections_.end()) return;
+  retired_.push_back(*it);
+  connections_.erase(it);
+  schedule_end_turn();
 }
 
 void Worker::linger(std::shared_ptr<Link> link) {
@@ -141,7 +165,7 @@ void Worker::wake_at(Clock::time_point due) {
 void Worker::hand_off(std::uint32_t home, HandOff h) {
   Worker& target = *peers_[home];
   target.post([&target, h = std::move(h)]() mutable {
-    auto stream = h.stream->attach(target.io_);
+    auto stream = h.stream->attach(target.poller_);
     if (!stream) {
       if (h.counted) target.services_.connections.fetch_sub(1, std::memory_order_relaxed);
       return;
@@ -191,15 +215,17 @@ void Worker::schedule_flush(std::shared_ptr<Link> link) {
 }
 
 void Worker::schedule_end_turn() {
-  if (end_turn_posted_) return;
-  end_turn_posted_ = true;
-  // Runs after the handlers already queued in this turn: one commit, one gathered write per
-  // link, one post per target worker.
-  post([this] { end_turn(); });
+  if (end_turn_due_) return;
+  end_turn_due_ = true;
+  // One commit, one gathered write per link, one post per target worker for the whole round:
+  // inside a round of stream events the poller calls end_turn() when the round is over;
+  // otherwise (a timer, a post from another worker) it runs after the handlers already queued.
+  if (!poller_.in_round()) post([this] { end_turn(); });
 }
 
 void Worker::end_turn() {
-  end_turn_posted_ = false;
+  if (!end_turn_due_) return;  // already ended at the end of a round
+  end_turn_due_ = false;
   commit_now();
   if (turn_failed_) {
     // Nothing of this turn may be acknowledged: drop its output and close those connections.
@@ -216,6 +242,7 @@ void Worker::end_turn() {
   dirty_.clear();
   for (auto& l : batch) l->flush();
   header_cache_.message.reset();  // no message outlives its turn for the cache's sake
+  retired_.clear();
 }
 
 bool Worker::commit_now() {

@@ -32,6 +32,7 @@
 #include "broker/routing/route_index.hpp"
 #include "broker/session/session_registry.hpp"
 #include "broker/store/store.hpp"
+#include "net/poller.hpp"
 
 namespace hermod::broker {
 
@@ -48,6 +49,7 @@ class Worker final : private Turn, private ConnectionHost {
 
   std::uint32_t index() const { return index_; }
   asio::io_context& io() { return io_; }
+  net::Poller& poller() { return poller_; }
   WorkerStats& stats() { return stats_; }
   // This worker's parts, for recovery and wiring (main thread, before start()).
   SessionRegistry& sessions() { return sessions_; }
@@ -88,6 +90,7 @@ class Worker final : private Turn, private ConnectionHost {
   void hand_off(std::uint32_t home, HandOff h) override;
   void wake_at(Clock::time_point due) override;
 
+  // Waits for listener i's queue, then takes what it holds (a bounded batch per round).
   void do_accept(std::size_t i);
   // Commits the turn's store writes, then sends: delivery batches to other workers, then every
   // link's queued bytes.
@@ -101,6 +104,7 @@ class Worker final : private Turn, private ConnectionHost {
   const std::uint32_t index_;
   const std::vector<Worker*>& peers_;
   asio::io_context io_;
+  net::Poller poller_;  // the streams' readiness (net/poller.hpp)
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   WorkerStats stats_;
@@ -110,13 +114,16 @@ class Worker final : private Turn, private ConnectionHost {
   asio::steady_timer deadline_timer_;  // the next delayed will (wake_at)
   Clock::time_point deadline_ = Clock::time_point::max();
   bool stopping_ = false;
-  bool end_turn_posted_ = false;
+  bool end_turn_due_ = false;  // end_turn() runs at the end of this round (or is posted)
   bool turn_failed_ = false;
 
   std::vector<char> scratch_;
   PublishHeaderCache header_cache_;
   std::vector<std::shared_ptr<Link>> dirty_;  // links to flush at the end of this turn
   std::unordered_set<std::shared_ptr<Connection>> connections_;
+  // Connections forget()ten this turn: freed at its end, not inside the handler that closed
+  // them (which may still be running on one of them).
+  std::vector<std::shared_ptr<Connection>> retired_;
   // Links closing after an error, read until their client closes or `until` (Link::close_link).
   struct Lingering {
     std::shared_ptr<Link> link;

@@ -24,22 +24,33 @@ void open_gate(AckGate& gate) {
 }
 
 Link::Link(LinkContext& context, std::unique_ptr<net::Stream> stream)
-    : context_(context), stream_(std::move(stream)) {}
+    : context_(context), stream_(std::move(stream)) {
+  stream_->set_events(this);
+}
 
 Link::~Link() { drop_held_acks(); }
 
 // ---------------------------------------------------------------------------------- reading
 
+void Link::on_stream_ready(net::Side side) {
+  // What runs from here may close this link; the worker keeps it until the turn ends.
+  if (side == net::Side::reading) {
+    read_waiting_ = false;
+    if (lingering_) return drain_now();
+    if (link_closed_) return;
+    on_readable();
+  } else {
+    write_waiting_ = false;
+    if (link_closed_) return;
+    // Not at once: bytes queued earlier in this turn may wait for the turn's store commit.
+    schedule_flush();
+  }
+}
+
 void Link::wait_readable() {
   if (read_waiting_ || read_paused_ || link_closed_) return;
   read_waiting_ = true;
-  stream_->async_wait(net::Want::read, [self = shared_from_this()](const boost::system::error_code& ec) {
-    self->read_waiting_ = false;
-    if (ec) return;
-    if (self->lingering_) return self->drain_now();
-    if (self->link_closed_) return;
-    self->on_readable();
-  });
+  stream_->async_wait(net::Side::reading, net::Want::read);
 }
 
 void Link::resume_reading() {
@@ -88,10 +99,7 @@ void Link::close_link(bool send_queued, bool linger) {
 void Link::drain() {
   if (read_waiting_ || !lingering_) return;
   read_waiting_ = true;
-  stream_->async_wait(net::Want::read, [self = shared_from_this()](const boost::system::error_code& ec) {
-    self->read_waiting_ = false;
-    if (!ec) self->drain_now();
-  });
+  stream_->async_wait(net::Side::reading, net::Want::read);
 }
 
 void Link::drain_now() {
@@ -384,12 +392,7 @@ void Link::write_queued(bool closing) {
 void Link::wait_writable(net::Want want) {
   if (write_waiting_) return;
   write_waiting_ = true;
-  stream_->async_wait(want, [self = shared_from_this()](const boost::system::error_code& e) {
-    self->write_waiting_ = false;
-    if (e || self->link_closed_) return;
-    // Not at once: bytes queued earlier in this turn may wait for the turn's store commit.
-    self->schedule_flush();
-  });
+  stream_->async_wait(net::Side::writing, want);
 }
 
 }  // namespace hermod::broker

@@ -10,8 +10,10 @@
 // holds no read buffer. Writing: packets are appended to a queue and flushed once per loop turn
 // (Turn::schedule_flush) as one gathered write; a large PUBLISH payload is referenced, not
 // copied. When the stream is full the link waits for it and the rest goes on the next turn.
-// Lifetime: shared_ptr held by the worker's registry and by pending waits; after close_link()
-// no handler acts, and the object dies when the last handler returns. Worker thread only.
+// Lifetime: shared_ptr held by the worker's registry (and, during a turn, its flush list); the
+// stream calls back through StreamEvents and never after close_link(). The worker frees a
+// forgotten connection at the end of the turn, not inside the callback that closed it. Worker
+// thread only.
 #pragma once
 
 #include <cstdint>
@@ -77,7 +79,7 @@ struct LinkContext {
   std::span<char> scratch;  // the worker's read buffer, used by one link at a time
 };
 
-class Link : public std::enable_shared_from_this<Link> {
+class Link : public std::enable_shared_from_this<Link>, private net::StreamEvents {
  public:
   Link(LinkContext& context, std::unique_ptr<net::Stream> stream);
   virtual ~Link();
@@ -180,6 +182,8 @@ class Link : public std::enable_shared_from_this<Link> {
     bool empty() const { return !aliases && !held_acks; }
   };
 
+  // net::StreamEvents: a wait of the stream completed.
+  void on_stream_ready(net::Side side) override;
   void wait_readable();
   void on_readable();
   // Lingering: waits for the client's bytes and discards them (drain_now) until its end.

@@ -1,7 +1,8 @@
 // An in-memory net::Stream for driving the broker's connections without a network: the test
 // plays the client. FakePeer is the test's end: it feeds bytes (or an end of stream) to the
-// broker and decodes what the broker wrote. Waits complete by posting to the stream's
-// io_context, never inline, like a real socket's readiness. The peer outlives a hand-off: the
+// broker and decodes what the broker wrote. Waits complete by posting to the worker's
+// io_context, never inline, like a real socket's readiness; a closed or detached stream calls
+// back no more. The peer outlives a hand-off: the
 // detached stream carries it to the other worker.
 #pragma once
 
@@ -17,6 +18,7 @@
 
 #include "mqtt/decoder.hpp"
 #include "mqtt/encoder.hpp"
+#include "net/poller.hpp"
 #include "net/stream.hpp"
 
 namespace hermod::broker::testing {
@@ -71,13 +73,17 @@ struct FakePeer {
 
 class FakeStream final : public net::Stream {
  public:
-  FakeStream(asio::io_context& io, std::shared_ptr<FakePeer> peer) : io_(io), peer_(std::move(peer)) {
+  FakeStream(asio::io_context& io, std::shared_ptr<FakePeer> peer)
+      : io_(io), peer_(std::move(peer)), alive_(std::make_shared<bool>(true)) {
     ++peer_->streams;
     peer_->wake = [this] { complete_read_wait(); };
   }
   ~FakeStream() override {
+    *alive_ = false;
     if (peer_->wake && !detached_) peer_->wake = nullptr;
   }
+
+  void set_events(net::StreamEvents* events) override { events_ = events; }
 
   net::IoResult try_read(char* data, std::size_t size) override {
     if (closed_) return {0, net::Want::nothing, true, asio::error::bad_descriptor};
@@ -101,12 +107,13 @@ class FakeStream final : public net::Stream {
     return {n};
   }
 
-  void async_wait(net::Want want, WaitHandler handler) override {
-    if (want == net::Want::write) {
-      asio::post(io_, [handler = std::move(handler)] { handler({}); });
+  void async_wait(net::Side side, net::Want want) override {
+    if (closed_ || detached_) return;
+    if (side == net::Side::writing || want == net::Want::write) {
+      call_back(side);  // the peer always takes more
       return;
     }
-    read_handler_ = std::move(handler);
+    read_waiting_ = true;
     if (!peer_->input.empty() || peer_->input_ended) complete_read_wait();
   }
 
@@ -114,11 +121,8 @@ class FakeStream final : public net::Stream {
   void close() override {
     if (closed_) return;
     closed_ = true;
+    read_waiting_ = false;
     peer_->closed_by_broker = true;
-    if (read_handler_) {
-      asio::post(io_, [h = std::move(read_handler_)] { h(asio::error::operation_aborted); });
-      read_handler_ = nullptr;
-    }
   }
   const asio::ip::tcp::endpoint& remote() const override { return remote_; }
 
@@ -126,15 +130,23 @@ class FakeStream final : public net::Stream {
 
  private:
   void complete_read_wait() {
-    if (!read_handler_) return;
-    asio::post(io_, [h = std::move(read_handler_)] { h({}); });
-    read_handler_ = nullptr;
+    if (!read_waiting_) return;
+    read_waiting_ = false;
+    call_back(net::Side::reading);
+  }
+  // Posted, and dropped if the stream is gone or closed by then.
+  void call_back(net::Side side) {
+    asio::post(io_, [this, side, alive = alive_] {
+      if (*alive && !closed_ && !detached_ && events_) events_->on_stream_ready(side);
+    });
   }
 
   asio::io_context& io_;
   std::shared_ptr<FakePeer> peer_;
-  WaitHandler read_handler_;
+  std::shared_ptr<bool> alive_;
+  net::StreamEvents* events_ = nullptr;
   asio::ip::tcp::endpoint remote_{asio::ip::make_address("127.0.0.1"), 40000};
+  bool read_waiting_ = false;
   bool closed_ = false;
   bool detached_ = false;
 };
@@ -142,7 +154,9 @@ class FakeStream final : public net::Stream {
 class DetachedFake final : public net::DetachedStream {
  public:
   explicit DetachedFake(std::shared_ptr<FakePeer> peer) : peer_(std::move(peer)) {}
-  std::unique_ptr<net::Stream> attach(asio::io_context& io) override { return std::make_unique<FakeStream>(io, peer_); }
+  std::unique_ptr<net::Stream> attach(net::Poller& poller) override {
+    return std::make_unique<FakeStream>(poller.io(), peer_);
+  }
 
  private:
   std::shared_ptr<FakePeer> peer_;
