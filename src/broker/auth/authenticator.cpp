@@ -1,5 +1,7 @@
 #include "broker/auth/authenticator.hpp"
 
+#include <stdexcept>
+
 #include "broker/auth/scram.hpp"
 #include "base/log.hpp"
 
@@ -8,7 +10,10 @@ namespace hermod::broker::auth {
 Authenticator::Authenticator(AuthConfig config) : config_(std::move(config)) {
   if (config_.password_file.empty()) return;
   methods_.add(std::make_unique<ScramSha256>());
-  unknown_user_ = make_credential("unknown user", kDefaultIterations);
+  // Start-up (the main thread): what answers for unknown users is made once.
+  auto unknown = make_credential("unknown user", kDefaultIterations);
+  if (!unknown) throw std::runtime_error("password file: cannot derive credentials (OpenSSL failed)");
+  unknown_user_ = std::move(*unknown);
 }
 
 void Authenticator::load() {

@@ -1,7 +1,6 @@
 #include "broker/auth/crypto.hpp"
 
 #include <cassert>
-#include <stdexcept>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -22,36 +21,34 @@ int base64_value(char c) {
 }
 }  // namespace
 
-std::string sha256(std::string_view data) {
+std::optional<std::string> sha256(std::string_view data) {
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
+  if (EVP_Digest(data.data(), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1) return std::nullopt;
   return out;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
+std::optional<std::string> hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
   if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(data), data.size(), bytes(out), &len)) {
-    throw std::runtime_error("HMAC-SHA-256 failed");
+    return std::nullopt;
   }
   return out;
 }
 
-std::string pbkdf2_sha256(std::string_view password, std::string_view salt, std::uint32_t iterations) {
+std::optional<std::string> pbkdf2_sha256(std::string_view password, std::string_view salt, std::uint32_t iterations) {
   std::string out(kSha256Size, '\0');
   if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), bytes(salt), static_cast<int>(salt.size()),
                         static_cast<int>(iterations), EVP_sha256(), static_cast<int>(out.size()), bytes(out)) != 1) {
-    throw std::runtime_error("PBKDF2-HMAC-SHA-256 failed");
+    return std::nullopt;
   }
   return out;
 }
 
-std::string random_bytes(std::size_t n) {
+std::optional<std::string> random_bytes(std::size_t n) {
   std::string out(n, '\0');
-  if (RAND_bytes(bytes(out), static_cast<int>(n)) != 1) throw std::runtime_error("no random bytes from OpenSSL");
+  if (RAND_bytes(bytes(out), static_cast<int>(n)) != 1) return std::nullopt;
   return out;
 }
 

@@ -1,6 +1,8 @@
 // The few cryptographic primitives authentication needs, over OpenSSL's libcrypto: SHA-256,
 // HMAC-SHA-256, PBKDF2-HMAC-SHA-256, random bytes, a constant-time comparison and strict base64.
-// Byte strings travel as std::string. Any thread; pure functions (OpenSSL 3 is thread-safe).
+// Byte strings travel as std::string. What calls OpenSSL returns nullopt if OpenSSL fails (it
+// does not for these inputs, but a worker must not die of it): no exceptions. Any thread; pure
+// functions (OpenSSL 3 is thread-safe).
 #pragma once
 
 #include <cstdint>
@@ -13,12 +15,12 @@ namespace hermod::broker::auth {
 // Length of a SHA-256 digest, and so of SCRAM-SHA-256 keys, proofs and signatures.
 constexpr std::size_t kSha256Size = 32;
 
-std::string sha256(std::string_view data);
-std::string hmac_sha256(std::string_view key, std::string_view data);
+std::optional<std::string> sha256(std::string_view data);
+std::optional<std::string> hmac_sha256(std::string_view key, std::string_view data);
 // PBKDF2 with HMAC-SHA-256 and a 32-byte output: RFC 5802's Hi(password, salt, iterations).
-std::string pbkdf2_sha256(std::string_view password, std::string_view salt, std::uint32_t iterations);
-// `n` bytes from OpenSSL's CSPRNG. Throws std::runtime_error if it fails (it does not on Linux).
-std::string random_bytes(std::size_t n);
+std::optional<std::string> pbkdf2_sha256(std::string_view password, std::string_view salt, std::uint32_t iterations);
+// `n` bytes from OpenSSL's CSPRNG.
+std::optional<std::string> random_bytes(std::size_t n);
 // True if `a` and `b` are equal; for equal lengths the time taken does not depend on the bytes.
 bool equal_constant_time(std::string_view a, std::string_view b);
 // a XOR b; precondition: equal lengths.

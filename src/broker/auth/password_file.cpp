@@ -85,19 +85,38 @@ std::optional<ScramCredential> parse_credential(std::string_view s, std::string&
 
 }  // namespace
 
-ScramCredential make_credential(std::string_view password, std::uint32_t iterations, std::string salt) {
+namespace {
+// RFC 5802's StoredKey = H(HMAC(SaltedPassword, "Client Key")).
+std::optional<std::string> stored_key_of(const std::string& salted) {
+  const auto client_key = hmac_sha256(salted, "Client Key");
+  return client_key ? sha256(*client_key) : std::nullopt;
+}
+}  // namespace
+
+std::optional<ScramCredential> make_credential(std::string_view password, std::uint32_t iterations,
+                                               std::string salt) {
   ScramCredential c;
   c.iterations = iterations;
-  c.salt = salt.empty() ? random_bytes(kSaltSize) : std::move(salt);
-  const std::string salted = pbkdf2_sha256(password, c.salt, iterations);
-  c.stored_key = sha256(hmac_sha256(salted, "Client Key"));
-  c.server_key = hmac_sha256(salted, "Server Key");
+  if (salt.empty()) {
+    auto fresh = random_bytes(kSaltSize);
+    if (!fresh) return std::nullopt;
+    salt = std::move(*fresh);
+  }
+  c.salt = std::move(salt);
+  const auto salted = pbkdf2_sha256(password, c.salt, iterations);
+  if (!salted) return std::nullopt;
+  auto stored = stored_key_of(*salted);
+  auto server = hmac_sha256(*salted, "Server Key");
+  if (!stored || !server) return std::nullopt;
+  c.stored_key = std::move(*stored);
+  c.server_key = std::move(*server);
   return c;
 }
 
 bool verify_password(const ScramCredential& c, std::string_view password) {
-  const std::string salted = pbkdf2_sha256(password, c.salt, c.iterations);
-  return equal_constant_time(sha256(hmac_sha256(salted, "Client Key")), c.stored_key);
+  const auto salted = pbkdf2_sha256(password, c.salt, c.iterations);
+  const auto stored = salted ? stored_key_of(*salted) : std::nullopt;
+  return stored && equal_constant_time(*stored, c.stored_key);
 }
 
 std::string format_credential(const ScramCredential& c) {

@@ -32,10 +32,12 @@ struct ScramCredential {
   std::string server_key;  // HMAC(SaltedPassword, "Server Key")
 };
 
-// Credentials for `password`; an empty `salt` means 16 fresh random bytes.
-ScramCredential make_credential(std::string_view password, std::uint32_t iterations, std::string salt = {});
+// Credentials for `password`; an empty `salt` means 16 fresh random bytes. Nullopt if the
+// cryptography failed (crypto.hpp).
+std::optional<ScramCredential> make_credential(std::string_view password, std::uint32_t iterations,
+                                               std::string salt = {});
 // True if `password` derives `c.stored_key` (PBKDF2 with c's salt and iterations, then a
-// constant-time comparison).
+// constant-time comparison). False too if the cryptography failed: nothing is proven then.
 bool verify_password(const ScramCredential& c, std::string_view password);
 // "$scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>", the part after "user:".
 std::string format_credential(const ScramCredential& c);

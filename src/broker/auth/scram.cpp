@@ -1,6 +1,7 @@
 #include "broker/auth/scram.hpp"
 
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "broker/auth/crypto.hpp"
@@ -59,10 +60,21 @@ bool valid_nonce(std::string_view n) {
 
 }  // namespace
 
-ScramSha256::ScramSha256() : unknown_user_key_(random_bytes(kSha256Size)) {}
+namespace {
+std::string random_key() {
+  auto key = random_bytes(kSha256Size);
+  // Start-up (the main thread): a broker that cannot draw random bytes must not start.
+  if (!key) throw std::runtime_error("SCRAM: no random bytes from OpenSSL");
+  return std::move(*key);
+}
+}  // namespace
+
+ScramSha256::ScramSha256() : unknown_user_key_(random_key()) {}
 
 std::unique_ptr<AuthExchange> ScramSha256::start(std::shared_ptr<const PasswordTable> passwords) const {
-  return std::make_unique<ScramServerExchange>(std::move(passwords), base64_encode(random_bytes(kNonceBytes)),
+  // Without random bytes the nonce is empty, and the exchange fails at its first step.
+  const auto nonce = random_bytes(kNonceBytes);
+  return std::make_unique<ScramServerExchange>(std::move(passwords), nonce ? base64_encode(*nonce) : std::string(),
                                                unknown_user_key_);
 }
 
@@ -83,6 +95,7 @@ AuthStep ScramServerExchange::step(std::string_view client_data) {
 
 AuthStep ScramServerExchange::on_client_first(std::string_view message) {
   stage_ = Stage::done;  // until this step succeeds
+  if (server_nonce_.empty()) return AuthStep::failure("SCRAM: no random bytes for the nonce", "e=other-error");
   // GS2 header: "n" (no channel binding) or "y" (client could, thinks we cannot), no authzid.
   if (message.size() < 3 || (message[0] != 'n' && message[0] != 'y') || message[1] != ',') {
     if (message.starts_with("p=")) {
@@ -113,7 +126,9 @@ AuthStep ScramServerExchange::on_client_first(std::string_view message) {
     // Answer as for a real user, with a salt that stays the same for this name.
     unknown_user_ = true;
     credential_.iterations = kDefaultIterations;
-    credential_.salt = hmac_sha256(unknown_user_key_, user_).substr(0, kUnknownUserSaltBytes);
+    const auto salt = hmac_sha256(unknown_user_key_, user_);
+    if (!salt) return AuthStep::failure("SCRAM: HMAC failed", "e=other-error");
+    credential_.salt = salt->substr(0, kUnknownUserSaltBytes);
   }
   nonce_ = std::string(*nonce) + server_nonce_;
   server_first_ =
@@ -142,11 +157,14 @@ AuthStep ScramServerExchange::on_client_final(std::string_view message) {
 
   const std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
   if (unknown_user_) return AuthStep::failure("unknown user \"" + user_ + "\"", "e=invalid-proof");
-  const std::string client_key = xor_bytes(*proof, hmac_sha256(credential_.stored_key, auth_message));
-  if (!equal_constant_time(sha256(client_key), credential_.stored_key)) {
+  const auto signature = hmac_sha256(credential_.stored_key, auth_message);
+  const auto client_key_hash = signature ? sha256(xor_bytes(*proof, *signature)) : std::nullopt;
+  const auto server_signature = hmac_sha256(credential_.server_key, auth_message);
+  if (!client_key_hash || !server_signature) return AuthStep::failure("SCRAM: hashing failed", "e=other-error");
+  if (!equal_constant_time(*client_key_hash, credential_.stored_key)) {
     return AuthStep::failure("wrong SCRAM proof for user \"" + user_ + "\"", "e=invalid-proof");
   }
-  return AuthStep::success("v=" + base64_encode(hmac_sha256(credential_.server_key, auth_message)), user_);
+  return AuthStep::success("v=" + base64_encode(*server_signature), user_);
 }
 
 }  // namespace hermod::broker::auth

@@ -122,6 +122,7 @@ int run_passwd(const PasswdOptions& o) {
       const std::string password = read_password(o);
       if (password.empty()) throw Failure("the password is empty");
       credential = auth::make_credential(password, o.iterations ? o.iterations : auth::kDefaultIterations);
+      if (!credential) throw Failure("cannot derive the credential: OpenSSL failed");
     }
     bool found = false;
     const std::string edited = auth::edit_password_file(text, o.file, o.user, credential, found);

@@ -15,7 +15,7 @@ namespace hermod::broker::auth {
 namespace {
 
 std::string entry(const std::string& user, const std::string& password) {
-  return user + ":" + format_credential(make_credential(password, kDefaultIterations)) + "\n";
+  return user + ":" + format_credential(*make_credential(password, kDefaultIterations)) + "\n";
 }
 
 std::string error_of(const std::string& text) {
@@ -54,10 +54,10 @@ TEST(PasswordFile, StoresNoPassword) {
 
 TEST(PasswordFile, CredentialsFollowRfc5802) {
   // RFC 7677's user: with its salt and iterations, "pencil" gives the keys behind its example.
-  const auto c = make_credential("pencil", 4096, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ=="));
-  const auto salted = pbkdf2_sha256("pencil", c.salt, 4096);
-  EXPECT_EQ(c.stored_key, sha256(hmac_sha256(salted, "Client Key")));
-  EXPECT_EQ(c.server_key, hmac_sha256(salted, "Server Key"));
+  const auto c = *make_credential("pencil", 4096, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ=="));
+  const auto salted = *pbkdf2_sha256("pencil", c.salt, 4096);
+  EXPECT_EQ(c.stored_key, *sha256(*hmac_sha256(salted, "Client Key")));
+  EXPECT_EQ(c.server_key, *hmac_sha256(salted, "Server Key"));
   EXPECT_EQ(salted.size(), 32u);
 }
 

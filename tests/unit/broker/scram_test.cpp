@@ -20,7 +20,7 @@ constexpr std::string_view kServerFinal = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJ
 
 std::shared_ptr<const PasswordTable> rfc_table() {
   auto table = std::make_shared<PasswordTable>();
-  table->add("user", make_credential("pencil", 4096, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==")));
+  table->add("user", *make_credential("pencil", 4096, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==")));
   return table;
 }
 
@@ -56,7 +56,7 @@ TEST(Scram, WrongProofFails) {
 
 TEST(Scram, ProofForAnotherPasswordFails) {
   auto table = std::make_shared<PasswordTable>();
-  table->add("user", make_credential("not pencil", 4096, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==")));
+  table->add("user", *make_credential("not pencil", 4096, *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==")));
   ScramServerExchange ex(table, std::string(kServerNonce), "key");
   EXPECT_EQ(ex.step(kClientFirst).data, kServerFirst);  // same salt and iterations
   EXPECT_EQ(ex.step(kClientFinal).outcome, Outcome::failure);
@@ -108,7 +108,7 @@ TEST(Scram, MalformedClientFirstFails) {
 
 TEST(Scram, EscapedUserNameIsDecoded) {
   auto table = std::make_shared<PasswordTable>();
-  table->add("a,b=c", make_credential("pw", 4096, "salt"));
+  table->add("a,b=c", *make_credential("pw", 4096, "salt"));
   ScramServerExchange ex(table, "n", "key");
   const auto step = ex.step("n,,n=a=2Cb=3Dc,r=x");
   ASSERT_EQ(step.outcome, Outcome::continue_auth);
