@@ -75,19 +75,22 @@ void Broker::start() {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.bind, ec);
     if (ec) throw std::runtime_error("listener " + l.bind + ": not an IP address");
+    listeners_.push_back(std::make_unique<Listener>(l));  // throws if its TLS files do not load
+    const Listener& listener = *listeners_.back();
     std::uint16_t port = l.port;
     for (auto& w : workers_) {
       try {
         auto a = net::open_listener(w->io(), {address, port});
         port = a.local_endpoint().port();  // with port 0, every worker joins the first one's port
-        w->accept_on(std::move(a));
+        w->accept_on(std::move(a), listener);
       } catch (const boost::system::system_error& e) {
         throw std::runtime_error("cannot listen on " + l.bind + " port " + std::to_string(l.port) + ": " +
                                  e.code().message());
       }
     }
     bound_ports_.push_back(port);
-    logger("broker")->info("listening on {}:{} (mqtt)", address.is_v6() ? "[" + l.bind + "]" : l.bind, port);
+    logger("broker")->info("listening on {}:{} ({})", address.is_v6() ? "[" + l.bind + "]" : l.bind, port,
+                           l.is_tls() ? "mqtt over tls" : "mqtt");
   }
   sys_ = std::make_unique<SysTopics>(config_.sys_interval, clock_, started_at_, [this] { return totals(); },
                                      *workers_[0]);
@@ -99,11 +102,17 @@ void Broker::start() {
 }
 
 void Broker::reload() {
-  if (config_.auth.password_file.empty()) {
-    logger("broker")->info("SIGHUP: no password file configured, nothing to reload");
-    return;
+  bool any = false;
+  for (auto& l : listeners_) {
+    if (!l->config().is_tls()) continue;
+    any = true;
+    (void)l->reload_tls();
   }
-  (void)auth_.reload();
+  if (!config_.auth.password_file.empty()) {
+    any = true;
+    (void)auth_.reload();
+  }
+  if (!any) logger("broker")->info("SIGHUP: no password file or TLS listener configured, nothing to reload");
 }
 
 void Broker::stop() {

@@ -15,6 +15,7 @@
 #include "broker/auth/authenticator.hpp"
 #include "broker/auth/check_pool.hpp"
 #include "broker/config/config.hpp"
+#include "broker/listeners.hpp"
 #include "broker/protocol/context.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/session/session_directory.hpp"
@@ -79,6 +80,7 @@ class Broker {
   Services services_;
   Clock::time_point started_at_;
   std::vector<std::uint16_t> bound_ports_;
+  std::vector<std::unique_ptr<Listener>> listeners_;  // outlive the workers that accept on them
   std::unique_ptr<store::Store> store_;
   // The wiring between workers: each worker's parts by index, and their io_contexts.
   std::vector<Worker*> peers_;

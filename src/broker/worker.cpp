@@ -70,7 +70,7 @@ void Worker::shutdown() {
     stopping_ = true;
     for (auto& a : acceptors_) {
       boost::system::error_code ec;
-      a.close(ec);
+      a.socket.close(ec);
     }
     sweep_timer_.cancel();
     accept_retry_timer_.cancel();
@@ -95,25 +95,33 @@ void Worker::join() {
 
 // ---------------------------------------------------------------------------------- accepting
 
-void Worker::accept_on(asio::ip::tcp::acceptor acceptor) {
+void Worker::accept_on(asio::ip::tcp::acceptor acceptor, const Listener& listener) {
   acceptor.non_blocking(true);
-  acceptors_.push_back(std::move(acceptor));
+  acceptors_.push_back(Acceptor{std::move(acceptor), &listener});
   do_accept(acceptors_.size() - 1);
 }
 
 void Worker::do_accept(std::size_t i) {
-  acceptors_[i].async_wait(asio::socket_base::wait_read, [this, i](const boost::system::error_code& ec) {
+  acceptors_[i].socket.async_wait(asio::socket_base::wait_read, [this, i](const boost::system::error_code& ec) {
     if (stopping_ || ec == asio::error::operation_aborted) return;
     int error = ec.value();
+    const Listener& listener = *acceptors_[i].listener;
+    // TLS: the context of this moment; a reload swaps it for later handshakes only.
+    const auto tls = listener.tls();
     // A bounded batch, so a connection storm cannot hold the worker's clients for long.
     for (int n = 0; n < kAcceptsPerRound && !error; ++n) {
-      auto accepted = net::accept_stream(acceptors_[i].native_handle(), poller_);
+      auto accepted = net::accept_stream(acceptors_[i].socket.native_handle(), poller_);
       if (!accepted.stream) {
         error = accepted.error;
         break;
       }
+      std::unique_ptr<net::Stream> stream = std::move(accepted.stream);
+      if (tls) {
+        stream = net::TlsStream::accept(std::move(stream), tls, poller_);
+        if (!stream) continue;  // OpenSSL could not make the SSL object: this one is closed
+      }
       services_.connections.fetch_add(1, std::memory_order_relaxed);
-      adopt(std::move(accepted.stream), true)->start();
+      adopt(std::move(stream), true, &listener.config())->start();
     }
     if (error && error != EAGAIN && error != EWOULDBLOCK) {
       // Out of file descriptors and the like: wait a little instead of spinning.
@@ -129,8 +137,9 @@ void Worker::do_accept(std::size_t i) {
   });
 }
 
-std::shared_ptr<Connection> Worker::adopt(std::unique_ptr<net::Stream> stream, bool counted) {
-  auto conn = std::make_shared<Connection>(context_, std::move(stream));
+std::shared_ptr<Connection> Worker::adopt(std::unique_ptr<net::Stream> stream, bool counted,
+                                          const ListenerConfig* listener) {
+  auto conn = std::make_shared<Connection>(context_, std::move(stream), listener);
   if (counted) conn->mark_counted();
   connections_.insert(conn);
   return conn;
@@ -170,7 +179,7 @@ void Worker::hand_off(std::uint32_t home, HandOff h) {
       if (h.counted) target.services_.connections.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
-    target.adopt(std::move(stream), h.counted)->resume_after_handoff(std::move(h.connect), std::move(h.leftover));
+    target.adopt(std::move(stream), h.counted, h.listener)->resume_after_handoff(std::move(h.connect), std::move(h.leftover));
   });
 }
 

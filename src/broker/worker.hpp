@@ -26,6 +26,7 @@
 #include "broker/delivery/delivery.hpp"
 #include "broker/durability/ack_holds.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/listeners.hpp"
 #include "broker/metrics/worker_stats.hpp"
 #include "broker/protocol/connection.hpp"
 #include "broker/protocol/context.hpp"
@@ -71,10 +72,12 @@ class Worker final : private Turn, private ConnectionHost {
 
   // ---- this worker's thread only (or before start()) ----
 
-  // Takes ownership of a listening socket and accepts connections on it.
-  void accept_on(asio::ip::tcp::acceptor acceptor);
+  // Takes ownership of a listening socket of `listener` (which outlives the worker) and accepts
+  // connections on it.
+  void accept_on(asio::ip::tcp::acceptor acceptor, const Listener& listener);
   // Serves a client over `stream` (a freshly accepted connection, or a test's stream).
-  std::shared_ptr<Connection> adopt(std::unique_ptr<net::Stream> stream, bool counted);
+  std::shared_ptr<Connection> adopt(std::unique_ptr<net::Stream> stream, bool counted,
+                                    const ListenerConfig* listener = nullptr);
   // The 250 ms sweep's work, at the Clock's now: timeouts, idle buffers, expiry, delayed wills.
   void sweep();
   std::size_t connection_count() const { return connections_.size(); }
@@ -108,7 +111,11 @@ class Worker final : private Turn, private ConnectionHost {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   WorkerStats stats_;
-  std::vector<asio::ip::tcp::acceptor> acceptors_;
+  struct Acceptor {
+    asio::ip::tcp::acceptor socket;
+    const Listener* listener;
+  };
+  std::vector<Acceptor> acceptors_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer accept_retry_timer_;
   asio::steady_timer deadline_timer_;  // the next delayed will (wake_at)

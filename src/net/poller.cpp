@@ -27,15 +27,25 @@ Poller::Poller(asio::io_context& io) : io_(io), set_(io, create_set()), events_(
 
 Poller::~Poller() = default;  // set_ closes the epoll descriptor
 
-Poller::Token Poller::add(int fd, Target& target, boost::system::error_code& ec) {
-  std::uint32_t index;
+std::uint32_t Poller::take_slot() {
   if (!free_.empty()) {
-    index = free_.back();
+    const auto index = free_.back();
     free_.pop_back();
-  } else {
-    index = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
+    return index;
   }
+  slots_.emplace_back();
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
+Poller::Token Poller::add_target(Target& target) {
+  const auto index = take_slot();
+  Slot& s = slots_[index];
+  s.target = &target;
+  return (static_cast<Token>(s.generation) << 32) | index;
+}
+
+Poller::Token Poller::add(int fd, Target& target, boost::system::error_code& ec) {
+  const auto index = take_slot();
   Slot& s = slots_[index];
   const Token token = (static_cast<Token>(s.generation) << 32) | index;
   epoll_event ev{};
@@ -53,7 +63,7 @@ Poller::Token Poller::add(int fd, Target& target, boost::system::error_code& ec)
 void Poller::remove(Token token, int fd, bool keep_open) {
   const auto index = slot_of(token);
   if (index >= slots_.size() || slots_[index].generation != generation_of(token)) return;
-  if (keep_open) ::epoll_ctl(set_.native_handle(), EPOLL_CTL_DEL, fd, nullptr);
+  if (keep_open && fd >= 0) ::epoll_ctl(set_.native_handle(), EPOLL_CTL_DEL, fd, nullptr);
   Slot& s = slots_[index];
   s.target = nullptr;
   if (++s.generation == 0) s.generation = 1;  // 0 is never a valid token

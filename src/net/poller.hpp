@@ -56,6 +56,9 @@ class Poller {
   // Adds `fd` for EPOLLIN, EPOLLOUT and EPOLLRDHUP, edge-triggered. On failure sets `ec` and
   // returns 0 (never a valid token).
   Token add(int fd, Target& target, boost::system::error_code& ec);
+  // A registration without a descriptor, for a target that only defer()s (a stream layered on
+  // another, such as TLS with bytes already decrypted). Remove it with fd -1.
+  Token add_target(Target& target);
   // Forgets the registration. `keep_open`: the descriptor lives on (a hand-off), so it is taken
   // out of the set too; otherwise the caller closes it, which does that.
   void remove(Token token, int fd, bool keep_open);
@@ -82,6 +85,7 @@ class Poller {
   };
 
   Target* find(Token token) const;
+  std::uint32_t take_slot();
   void arm();
   void dispatch();
   void run_deferred();

@@ -28,7 +28,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -50,6 +52,12 @@ struct IoResult {
 
 class DetachedStream;
 class Poller;
+
+// What a transport proved about its client: a verified TLS client certificate's names.
+struct PeerIdentity {
+  std::string common_name;  // the subject's CN (empty if it has none)
+  std::string subject;      // the whole subject, RFC 2253 form
+};
 
 // Which of its owner's activities a wait is for.
 enum class Side : std::uint8_t { reading, writing };
@@ -89,6 +97,8 @@ class Stream {
   // Takes the stream off its worker (see above). Null if it cannot be moved: the stream is then
   // closed. Only with no wait outstanding.
   virtual std::unique_ptr<DetachedStream> detach() = 0;
+  // The client's verified certificate, once a TLS handshake has checked one; nullopt otherwise.
+  virtual std::optional<PeerIdentity> peer_identity() const { return std::nullopt; }
 };
 
 // A stream in transit between two workers. Destroying one that was never attached closes it.

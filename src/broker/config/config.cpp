@@ -123,22 +123,81 @@ void read_features(const Reader& r, const toml::table& t, Features& f) {
   r.boolean(t, p, "shared_subscriptions", f.shared_subscriptions);
 }
 
-// A relative password_file is relative to the configuration file's directory, so the
-// configuration means the same whatever directory hermod was started from.
+// A relative path is relative to the configuration file's directory, so the configuration means
+// the same whatever directory hermod was started from.
+std::string resolve_path(const std::string& file, const std::string& source) {
+  if (file.empty()) return file;
+  std::filesystem::path path(file);
+  if (path.is_relative()) path = std::filesystem::path(source).parent_path() / path;
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
 void read_auth(const Reader& r, const toml::table& t, const std::string& source, AuthConfig& a) {
   r.only(t, "auth.", {"password_file", "allow_anonymous"});
   std::string file;
   r.string(t, "auth.", "password_file", file);
-  if (!file.empty()) {
-    std::filesystem::path path(file);
-    if (path.is_relative()) path = std::filesystem::path(source).parent_path() / path;
-    a.password_file = std::filesystem::absolute(path).lexically_normal().string();
-  }
+  a.password_file = resolve_path(file, source);
   a.allow_anonymous = a.password_file.empty();
   r.boolean(t, "auth.", "allow_anonymous", a.allow_anonymous);
   if (!a.allow_anonymous && a.password_file.empty()) {
     r.fail(t.get("allow_anonymous"), "auth.allow_anonymous",
            "false needs auth.password_file (else no client could connect)");
+  }
+}
+
+// One of `names` (the enum's values in order).
+template <typename E>
+void choice(const Reader& r, const toml::table& t, const std::string& prefix, std::string_view key, E& out,
+            std::initializer_list<std::string_view> names) {
+  std::string value;
+  r.string(t, prefix, key, value);
+  if (value.empty()) return;
+  std::size_t i = 0;
+  std::string list;
+  for (const auto n : names) {
+    if (n == value) {
+      out = static_cast<E>(i);
+      return;
+    }
+    list += (i ? ", " : "") + std::string(n);
+    ++i;
+  }
+  r.fail(t.get(key), prefix + std::string(key), "must be one of " + list);
+}
+
+void read_tls(const Reader& r, const toml::table& t, const std::string& p, const std::string& source,
+              ListenerConfig& l) {
+  auto& s = l.tls;
+  const std::pair<const char*, std::string*> files[] = {
+      {"cert_file", &s.cert_file}, {"key_file", &s.key_file}, {"key_password_file", &s.key_password_file},
+      {"ca_file", &s.ca_file},     {"ca_dir", &s.ca_dir},     {"crl_file", &s.crl_file}};
+  for (const auto& [key, field] : files) {
+    std::string file;
+    r.string(t, p, key, file);
+    *field = resolve_path(file, source);
+  }
+  choice(r, t, p, "client_certificates", s.client_certificates, {"off", "optional", "required"});
+  choice(r, t, p, "identity_as_username", l.identity_as_username, {"off", "cn", "subject"});
+  r.string(t, p, "tls_min_version", s.min_version);
+  if (s.min_version != "1.2" && s.min_version != "1.3") {
+    r.fail(t.get("tls_min_version"), p + "tls_min_version", "must be 1.2 or 1.3");
+  }
+  r.string(t, p, "ciphers", s.ciphers);
+  r.string(t, p, "ciphersuites", s.ciphersuites);
+  const bool any_tls_key = !s.cert_file.empty() || !s.key_file.empty() || !s.ca_file.empty() || !s.ca_dir.empty() ||
+                           !s.crl_file.empty() || t.get("client_certificates") || t.get("identity_as_username");
+  if (!l.is_tls()) {
+    if (any_tls_key) r.fail(t.get("transport"), p + "transport", "TLS options need transport = \"tls\"");
+    return;
+  }
+  if (s.cert_file.empty()) r.fail(&t, p + "cert_file", "transport \"tls\" needs a certificate");
+  if (s.key_file.empty()) r.fail(&t, p + "key_file", "transport \"tls\" needs a private key");
+  if (s.client_certificates != net::ClientCertificates::off && s.ca_file.empty() && s.ca_dir.empty()) {
+    r.fail(t.get("client_certificates"), p + "client_certificates", "needs ca_file or ca_dir to verify them");
+  }
+  if (l.identity_as_username != CertificateIdentity::off && s.client_certificates == net::ClientCertificates::off) {
+    r.fail(t.get("identity_as_username"), p + "identity_as_username",
+           "needs client_certificates = \"optional\" or \"required\"");
   }
 }
 
@@ -153,10 +212,15 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     const std::string p = "listeners[" + std::to_string(i) + "].";
     const auto* t = item.as_table();
     if (!t) r.fail(&item, "listeners[" + std::to_string(i) + "]", "must be a table");
-    r.only(*t, p, {"bind", "port"});
+    r.only(*t, p, {"bind", "port", "transport", "cert_file", "key_file", "key_password_file", "ca_file", "ca_dir",
+                   "crl_file", "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
+                   "ciphersuites"});
     ListenerConfig l;
     r.string(*t, p, "bind", l.bind);
     r.integer(*t, p, "port", l.port, 0, 65'535);
+    r.string(*t, p, "transport", l.transport);
+    if (l.transport != "tcp" && l.transport != "tls") r.fail(t->get("transport"), p + "transport", "must be tcp or tls");
+    read_tls(r, *t, p, c.source, l);
     c.listeners.push_back(l);
   }
   if (c.listeners.empty()) r.fail(node, "listeners", "at least one listener is needed");
@@ -166,6 +230,11 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
 
 ConfigError::ConfigError(const std::string& file, std::size_t line, const std::string& key, const std::string& message)
     : std::runtime_error(format_error(file, line, key, message)) {}
+
+std::string ListenerConfig::name() const {
+  const bool v6 = bind.find(':') != std::string::npos;
+  return (v6 ? "[" + bind + "]" : bind) + ":" + std::to_string(port);
+}
 
 unsigned Config::resolved_workers() const {
   if (workers != 0) return workers;

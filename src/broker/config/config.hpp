@@ -9,11 +9,25 @@
 #include <string>
 #include <vector>
 
+#include "net/tls_settings.hpp"
+
 namespace hermod::broker {
+
+// Which name of a verified client certificate becomes the MQTT user name.
+enum class CertificateIdentity : std::uint8_t { off, common_name, subject };
 
 struct ListenerConfig {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 1883;
+  std::string transport = "tcp";  // tcp | tls
+  net::TlsSettings tls;           // transport "tls" only; paths absolute
+  // With a verified client certificate: its CN (or subject) is the user name, and no password
+  // is asked for (docs/listeners.md).
+  CertificateIdentity identity_as_username = CertificateIdentity::off;
+
+  bool is_tls() const { return transport == "tls"; }
+  // "127.0.0.1:8883" or "[::1]:8883", for messages.
+  std::string name() const;
 };
 
 struct Limits {

@@ -118,6 +118,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // "address:port" of the client, for log lines.
   std::string remote() const;
   const boost::asio::ip::tcp::endpoint& remote_endpoint() const { return stream_->remote(); }
+  // The client's verified certificate (TLS listeners), if any.
+  std::optional<net::PeerIdentity> peer_identity() const { return stream_->peer_identity(); }
 
  protected:
   // The bytes of one read, in the scratch buffer (valid until this returns).

@@ -42,8 +42,8 @@ const char* to_string(CloseReason r) {
   return "unknown";
 }
 
-Connection::Connection(Context& context, std::unique_ptr<net::Stream> stream)
-    : Link(context, std::move(stream)) {
+Connection::Connection(Context& context, std::unique_ptr<net::Stream> stream, const ListenerConfig* listener)
+    : Link(context, std::move(stream)), listener_(listener) {
   last_received_ = context.clock.now();
 }
 

@@ -52,7 +52,9 @@ const char* to_string(CloseReason r);
 
 class Connection final : public Link {
  public:
-  Connection(Context& context, std::unique_ptr<net::Stream> stream);
+  // `listener`: the configuration of the listener that accepted it (null in unit tests); it
+  // outlives the connection.
+  Connection(Context& context, std::unique_ptr<net::Stream> stream, const ListenerConfig* listener = nullptr);
   ~Connection() override;
 
   // Starts reading a freshly accepted connection.
@@ -112,6 +114,9 @@ class Connection final : public Link {
   // starts enhanced authentication; accept_connect() follows once the client is authenticated.
   void authenticate(mqtt::Connect&& c);
   void password_checked(auth::PasswordCheck verdict, mqtt::Connect&& c);
+  // A listener with identity_as_username: the verified client certificate names the user. True
+  // if that decided the CONNECT (accepted or refused); false if the client has no certificate.
+  bool authenticate_by_certificate(mqtt::Connect& c);
   void start_enhanced_auth(mqtt::Connect&& c);
   void handle_auth(mqtt::Auth&& a);
   // Feeds the client's Authentication Data to the running exchange and acts on its answer.
@@ -155,8 +160,10 @@ class Connection final : public Link {
   State state_ = State::awaiting_connect;
   bool counted_ = false;  // counted in Services::connections
   bool warned_dollar_ = false;  // logged a dropped PUBLISH to a '$' topic
+  bool user_from_certificate_ = false;  // the user name is the client certificate's identity
   std::uint16_t keep_alive_ = 0;
   Session* session_ = nullptr;
+  const ListenerConfig* listener_;
   // Heap-held: most connections have no will and are never handed over.
   std::unique_ptr<mqtt::Will> will_;
   // Until CONNECT is accepted: when the connection was accepted (the connect timeout counts from

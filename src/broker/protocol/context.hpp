@@ -43,6 +43,7 @@ struct HandOff {
   std::unique_ptr<net::DetachedStream> stream;
   mqtt::Connect connect;
   std::string leftover;  // bytes the client sent after the CONNECT
+  const ListenerConfig* listener = nullptr;  // the listener that accepted it
   bool counted = false;  // counted in Services::connections
 };
 

@@ -30,6 +30,7 @@ void Connection::authenticate(Connect&& c) {
     // 3.1.2.11.10: Authentication Data without an Authentication Method is a protocol error.
     return refuse_connect(ReasonCode::protocol_error, "authentication data without authentication method");
   }
+  if (authenticate_by_certificate(c)) return;
   const auto& authenticator = ctx().services.auth;
   if (!authenticator.check_is_slow(c.username, c.password)) {
     const auto verdict = authenticator.check(c.username, c.password);
@@ -56,6 +57,28 @@ void Connection::authenticate(Connect&& c) {
     });
   });
   parked_ = std::make_unique<Parked>(Parked{std::move(c)});
+}
+
+bool Connection::authenticate_by_certificate(Connect& c) {
+  if (!listener_ || listener_->identity_as_username == CertificateIdentity::off) return false;
+  const auto id = peer_identity();
+  if (!id) return false;  // no verified certificate (client_certificates = "optional"): as any client
+  const std::string& name =
+      listener_->identity_as_username == CertificateIdentity::common_name ? id->common_name : id->subject;
+  if (name.empty()) {
+    refuse_connect(ReasonCode::not_authorized, "the client certificate has no " +
+                                                   std::string(listener_->identity_as_username ==
+                                                                       CertificateIdentity::common_name
+                                                                   ? "common name"
+                                                                   : "subject"));
+    return true;
+  }
+  // The certificate proved who the client is: what it sent as user name and password is not asked.
+  c.username = name;
+  c.password.reset();
+  user_from_certificate_ = true;
+  accept_connect(std::move(c));
+  return true;
 }
 
 void Connection::password_checked(auth::PasswordCheck verdict, Connect&& c) {

@@ -46,7 +46,7 @@ void Connection::hand_off(std::uint32_t home, Connect&& c, std::string leftover)
   const bool counted = counted_;
   counted_ = false;
   ctx().host.forget(*this);
-  ctx().host.hand_off(home, HandOff{std::move(stream), std::move(c), std::move(leftover), counted});
+  ctx().host.hand_off(home, HandOff{std::move(stream), std::move(c), std::move(leftover), listener_, counted});
 }
 
 void Connection::refuse_connect(ReasonCode reason, std::string_view why, Properties props) {
@@ -151,6 +151,7 @@ void Connection::accept_connect(Connect&& c) {
 
 std::string Connection::user_for_log(const Connect& c) const {
   if (auth_) return fmt::format(", user \"{}\" by {}", auth_->user, auth_->method->name());
+  if (user_from_certificate_) return fmt::format(", user \"{}\" by certificate", *c.username);
   if (c.username && !config().auth.password_file.empty()) return fmt::format(", user \"{}\"", *c.username);
   return {};
 }

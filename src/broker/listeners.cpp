@@ -1,0 +1,38 @@
+#include "broker/listeners.hpp"
+
+#include <stdexcept>
+
+#include "base/log.hpp"
+
+namespace hermod::broker {
+
+Listener::Listener(const ListenerConfig& config) : config_(config) {
+  if (!config_.is_tls()) return;
+  std::string error;
+  tls_ = net::TlsContext::load(config_.tls, error);
+  if (!tls_) throw std::runtime_error("listener " + config_.name() + ": " + error);
+}
+
+std::shared_ptr<const net::TlsContext> Listener::tls() const {
+  std::lock_guard lock(mutex_);
+  return tls_;
+}
+
+bool Listener::reload_tls() {
+  if (!config_.is_tls()) return true;
+  std::string error;
+  auto fresh = net::TlsContext::load(config_.tls, error);
+  if (!fresh) {
+    logger("tls")->warn("listener {}: TLS context not reloaded, the old one stays: {}", config_.name(), error);
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    tls_ = std::move(fresh);
+  }
+  logger("tls")->info("listener {}: reloaded TLS context (new handshakes use it; connected clients stay)",
+                      config_.name());
+  return true;
+}
+
+}  // namespace hermod::broker

@@ -1,0 +1,35 @@
+// A configured listener at run time: its configuration and, for a TLS listener, the current
+// TLS context. reload_tls() builds a new context from the files (certificate, key, CAs, CRL
+// together) and swaps it in for new handshakes; connected clients keep the context they
+// started with (their SSL objects hold it); if anything fails to load, the old context stays.
+// Threads: built on the main thread; tls() from any worker (at each TLS accept), reload_tls()
+// from the main thread (SIGHUP): the swap is under a mutex.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "broker/config/config.hpp"
+#include "net/tls.hpp"
+
+namespace hermod::broker {
+
+class Listener {
+ public:
+  // Loads the TLS context of a TLS listener; throws std::runtime_error naming the listener and
+  // the file that failed. `config` outlives the listener.
+  explicit Listener(const ListenerConfig& config);
+
+  const ListenerConfig& config() const { return config_; }
+  // The context for a new TLS connection; null for a TCP listener.
+  std::shared_ptr<const net::TlsContext> tls() const;
+  // See above; logs the outcome. False if the old context stayed.
+  bool reload_tls();
+
+ private:
+  const ListenerConfig& config_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const net::TlsContext> tls_;
+};
+
+}  // namespace hermod::broker
