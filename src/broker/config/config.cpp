@@ -184,10 +184,12 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
   }
   r.string(t, p, "ciphers", s.ciphers);
   r.string(t, p, "ciphersuites", s.ciphersuites);
-  const bool any_tls_key = !s.cert_file.empty() || !s.key_file.empty() || !s.ca_file.empty() || !s.ca_dir.empty() ||
-                           !s.crl_file.empty() || t.get("client_certificates") || t.get("identity_as_username");
   if (!l.is_tls()) {
-    if (any_tls_key) r.fail(t.get("transport"), p + "transport", "TLS options need transport = \"tls\"");
+    for (const char* key : {"cert_file", "key_file", "key_password_file", "ca_file", "ca_dir", "crl_file",
+                            "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
+                            "ciphersuites"}) {
+      if (const auto* node = t.get(key)) r.fail(node, p + key, "a TLS option: needs transport = \"tls\"");
+    }
     return;
   }
   if (s.cert_file.empty()) r.fail(&t, p + "cert_file", "transport \"tls\" needs a certificate");

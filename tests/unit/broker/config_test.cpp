@@ -101,5 +101,48 @@ TEST(Config, AuthErrorsNameLineAndKey) {
   EXPECT_EQ(error_of("[auth]\npassword_file = 3\n"), "test.toml:2: auth.password_file: must be a string");
 }
 
+TEST(Config, TlsListenerReadsItsFilesRelativeToTheConfigFile) {
+  const Config c = parse_config(R"(
+[[listeners]]
+port = 8883
+transport = "tls"
+cert_file = "tls/server.pem"
+key_file = "/srv/server.key"
+ca_file = "ca.pem"
+client_certificates = "required"
+identity_as_username = "cn"
+tls_min_version = "1.3"
+)",
+                                "/etc/hermod/hermod.toml");
+  ASSERT_EQ(c.listeners.size(), 1u);
+  const auto& l = c.listeners[0];
+  EXPECT_TRUE(l.is_tls());
+  EXPECT_EQ(l.tls.cert_file, "/etc/hermod/tls/server.pem");
+  EXPECT_EQ(l.tls.key_file, "/srv/server.key");
+  EXPECT_EQ(l.tls.ca_file, "/etc/hermod/ca.pem");
+  EXPECT_EQ(l.tls.client_certificates, net::ClientCertificates::required);
+  EXPECT_EQ(l.identity_as_username, CertificateIdentity::common_name);
+  EXPECT_EQ(l.tls.min_version, "1.3");
+  EXPECT_EQ(l.name(), "127.0.0.1:8883");
+}
+
+TEST(Config, TlsListenerErrorsNameLineAndKey) {
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"quic\"\n"),
+            "test.toml:2: listeners[0].transport: must be tcp or tls");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\nkey_file = \"k\"\n"),
+            "test.toml:1: listeners[0].cert_file: transport \"tls\" needs a certificate");
+  EXPECT_EQ(error_of("[[listeners]]\ncert_file = \"c\"\n"),
+            "test.toml:2: listeners[0].cert_file: a TLS option: needs transport = \"tls\"");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+                     "client_certificates = \"required\"\n"),
+            "test.toml:5: listeners[0].client_certificates: needs ca_file or ca_dir to verify them");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+                     "client_certificates = \"maybe\"\n"),
+            "test.toml:5: listeners[0].client_certificates: must be one of off, optional, required");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+                     "tls_min_version = \"1.1\"\n"),
+            "test.toml:5: listeners[0].tls_min_version: must be 1.2 or 1.3");
+}
+
 }  // namespace
 }  // namespace hermod::broker
