@@ -84,7 +84,7 @@ void Broker::start() {
         port = a.local_endpoint().port();  // with port 0, every worker joins the first one's port
         w->accept_on(std::move(a), listener);
       } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen on " + l.bind + " port " + std::to_string(l.port) + ": " +
+        throw std::runtime_error("listener " + l.name() + ": cannot listen on " + l.bind + " port " + std::to_string(l.port) + ": " +
                                  e.code().message());
       }
     }

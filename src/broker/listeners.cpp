@@ -9,8 +9,14 @@ namespace hermod::broker {
 Listener::Listener(const ListenerConfig& config) : config_(config) {
   if (!config_.is_tls()) return;
   std::string error;
-  tls_ = net::TlsContext::load(config_.tls, error);
-  if (!tls_) throw std::runtime_error("listener " + config_.name() + ": " + error);
+  std::string key;
+  tls_ = net::TlsContext::load(config_.tls, error, &key);
+  if (!tls_) {
+    // "hermod.toml:14: listeners[1].cert_file: listener 127.0.0.1:8883: cert_file /etc/...: reason"
+    throw ConfigError(config_.source, config_.line_of(key),
+                      "listeners[" + std::to_string(config_.index) + "]." + key,
+                      "listener " + config_.name() + ": " + error);
+  }
 }
 
 std::shared_ptr<const net::TlsContext> Listener::tls() const {

@@ -104,34 +104,40 @@ bool read_first_line(const std::string& path, std::string& line) {
 
 }  // namespace
 
-std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s, std::string& error) {
+std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s, std::string& error, std::string* key) {
+  const auto blame = [key](const char* k) {
+    if (key) *key = k;
+  };
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) {
+    blame("cert_file");
     error = "cannot make a TLS context: " + openssl_errors();
     return nullptr;
   }
   // Owned from here: the context frees it on every way out.
   std::shared_ptr<const TlsContext> result(new TlsContext(ctx));
-  const auto fail = [&](const std::string& what) {
+  const auto fail = [&](const char* k, const std::string& what) {
+    blame(k);
     error = what + ": " + openssl_errors();
     return nullptr;
   };
 
   if (SSL_CTX_set_min_proto_version(ctx, s.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION) != 1) {
-    return fail("tls_min_version " + s.min_version);
+    return fail("tls_min_version", "tls_min_version " + s.min_version);
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (!s.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, s.ciphers.c_str()) != 1) return fail("ciphers");
+  if (!s.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, s.ciphers.c_str()) != 1) return fail("ciphers", "ciphers");
   if (!s.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, s.ciphersuites.c_str()) != 1) {
-    return fail("ciphersuites");
+    return fail("ciphersuites", "ciphersuites");
   }
 
   // The passphrase lives only while the key is read.
   std::string passphrase;
   if (!s.key_password_file.empty()) {
     if (!read_first_line(s.key_password_file, passphrase)) {
+      blame("key_password_file");
       error = "key_password_file " + s.key_password_file + ": cannot read it";
       return nullptr;
     }
@@ -139,18 +145,18 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s, std::st
     SSL_CTX_set_default_passwd_cb_userdata(ctx, &passphrase);
   }
   const bool chain_ok = SSL_CTX_use_certificate_chain_file(ctx, s.cert_file.c_str()) == 1;
-  if (!chain_ok) return fail("cert_file " + s.cert_file);
+  if (!chain_ok) return fail("cert_file", "cert_file " + s.cert_file);
   const bool key_ok = SSL_CTX_use_PrivateKey_file(ctx, s.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
   SSL_CTX_set_default_passwd_cb(ctx, nullptr);
   SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
   std::fill(passphrase.begin(), passphrase.end(), '\0');
-  if (!key_ok) return fail("key_file " + s.key_file);
-  if (SSL_CTX_check_private_key(ctx) != 1) return fail("key_file " + s.key_file + " does not match cert_file");
+  if (!key_ok) return fail("key_file", "key_file " + s.key_file);
+  if (SSL_CTX_check_private_key(ctx) != 1) return fail("key_file", "key_file " + s.key_file + " does not match cert_file");
 
   if (!s.ca_file.empty() || !s.ca_dir.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, s.ca_file.empty() ? nullptr : s.ca_file.c_str(),
                                       s.ca_dir.empty() ? nullptr : s.ca_dir.c_str()) != 1) {
-      return fail(s.ca_file.empty() ? "ca_dir " + s.ca_dir : "ca_file " + s.ca_file);
+      return fail(s.ca_file.empty() ? "ca_dir" : "ca_file", s.ca_file.empty() ? "ca_dir " + s.ca_dir : "ca_file " + s.ca_file);
     }
     // The CAs a client may choose its certificate by (the CertificateRequest's list).
     if (!s.ca_file.empty()) {
@@ -159,7 +165,7 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s, std::st
   }
   if (!s.crl_file.empty()) {
     BIO* in = BIO_new_file(s.crl_file.c_str(), "r");
-    if (!in) return fail("crl_file " + s.crl_file);
+    if (!in) return fail("crl_file", "crl_file " + s.crl_file);
     X509_STORE* store = SSL_CTX_get_cert_store(ctx);
     int count = 0;
     while (X509_CRL* crl = PEM_read_bio_X509_CRL(in, nullptr, nullptr, nullptr)) {
@@ -170,6 +176,7 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s, std::st
     BIO_free(in);
     ERR_clear_error();  // the end of the file reads as an error
     if (count == 0) {
+      blame("crl_file");
       error = "crl_file " + s.crl_file + ": no PEM CRL in it";
       return nullptr;
     }

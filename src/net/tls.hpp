@@ -34,8 +34,9 @@ namespace hermod::net {
 class TlsContext {
  public:
   // Builds a context from `settings`. Null, with `error` saying which file or setting failed and
-  // OpenSSL's reason, if anything does not load.
-  static std::shared_ptr<const TlsContext> load(const TlsSettings& settings, std::string& error);
+  // OpenSSL's reason, if anything does not load; `key` (if given) names that setting.
+  static std::shared_ptr<const TlsContext> load(const TlsSettings& settings, std::string& error,
+                                                std::string* key = nullptr);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;

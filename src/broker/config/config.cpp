@@ -218,6 +218,9 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
                    "crl_file", "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
                    "ciphersuites"});
     ListenerConfig l;
+    l.source = c.source;
+    l.index = i;
+    for (const auto& [k, v] : *t) l.key_lines.emplace_back(std::string(k.str()), v.source().begin.line);
     r.string(*t, p, "bind", l.bind);
     r.integer(*t, p, "port", l.port, 0, 65'535);
     r.string(*t, p, "transport", l.transport);
@@ -232,6 +235,13 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
 
 ConfigError::ConfigError(const std::string& file, std::size_t line, const std::string& key, const std::string& message)
     : std::runtime_error(format_error(file, line, key, message)) {}
+
+std::size_t ListenerConfig::line_of(const std::string& key) const {
+  for (const auto& [k, line] : key_lines) {
+    if (k == key) return line;
+  }
+  return 0;
+}
 
 std::string ListenerConfig::name() const {
   const bool v6 = bind.find(':') != std::string::npos;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net/tls_settings.hpp"
@@ -24,6 +25,13 @@ struct ListenerConfig {
   // With a verified client certificate: its CN (or subject) is the user name, and no password
   // is asked for (docs/listeners.md).
   CertificateIdentity identity_as_username = CertificateIdentity::off;
+
+  // Where it was configured, for errors found when it starts: the file, its index in
+  // [[listeners]] and the line of each key given (0 if not given).
+  std::string source;
+  std::size_t index = 0;
+  std::vector<std::pair<std::string, std::size_t>> key_lines;
+  std::size_t line_of(const std::string& key) const;
 
   bool is_tls() const { return transport == "tls"; }
   // "127.0.0.1:8883" or "[::1]:8883", for messages.

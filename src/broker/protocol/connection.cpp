@@ -233,6 +233,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     told = send(mqtt::Disconnect{code == mqtt::ReasonCode::success ? disconnect_code(reason) : code, {}});
   }
   state_ = State::closed;
+  // A closed connection no longer counts against max_connections, even while it lingers to let
+  // its client read why (a refused client retrying in a loop would otherwise keep the last slot).
+  if (counted_) {
+    counted_ = false;
+    ctx().services.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
   // What says why is read by the client before the connection ends (see Link::close_link);
   // at shutdown there is no time for that.
   close_link(reason != CloseReason::connection_lost, told && reason != CloseReason::server_shutdown);
