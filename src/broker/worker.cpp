@@ -132,7 +132,7 @@ void Worker::do_accept(std::size_t i) {
       });
       return;
     }
-    schedule_end_turn();  // what start() queued (nothing yet, but the turn's rules hold)
+    schedule_end_turn();  // connections accepted outside a poller round still end a turn
     do_accept(i);
   });
 }

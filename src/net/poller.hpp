@@ -5,9 +5,9 @@
 // epoll_ctl on every wait, and each socket carries Asio's per-descriptor state and a pending
 // operation while idle. Here a descriptor is added once, edge-triggered for both directions,
 // and never re-armed: its owner keeps the readiness it has seen (a read or write that stopped
-// short clears it; the next edge sets it), so a wait is a flag test, not a system call. make
-// bench's QoS 1 pairs with one message in flight went from about 6 to 4 system calls per message
-// (docs/performance.md), and an idle connection from ~1000 to ~700 bytes.
+// short clears it; the next edge sets it), so a wait is a flag test, not a system call. QoS 1
+// pairs with one message in flight went from 6.2 to 4.4 broker system calls per message, and an
+// idle connection from 947 to 644 bytes (docs/performance.md, bench/results/broker-core-ab.md).
 //
 // Lifetime: a registration is named by a Token (slot and generation). remove() frees the slot
 // and bumps its generation, so an event already fetched in this round, or a deferred call, for a
