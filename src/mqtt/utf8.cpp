@@ -5,6 +5,34 @@
 
 namespace hermod::mqtt {
 
+namespace {
+
+constexpr std::uint32_t kIllFormed = 0xFFFFFFFF;
+
+// The multi-byte sequence whose lead byte (>= 0x80) is at `p`: its code point and, in `length`,
+// its byte count; kIllFormed if the lead or a continuation byte is wrong, the sequence is cut
+// short, overlong, a surrogate (U+D800..U+DFFF) or beyond U+10FFFF.
+inline std::uint32_t decode_multibyte(const std::uint8_t* p, const std::uint8_t* end, int& length) {
+  const std::uint8_t c = *p;
+  int extra;
+  std::uint32_t cp;
+  std::uint32_t min;
+  if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; min = 0x80; }
+  else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; min = 0x800; }
+  else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; min = 0x10000; }
+  else return kIllFormed;  // continuation byte in lead position, or 0xF8..0xFF
+  if (end - p <= extra) return kIllFormed;
+  for (int i = 1; i <= extra; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return kIllFormed;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return kIllFormed;
+  length = extra + 1;
+  return cp;
+}
+
+}  // namespace
+
 bool is_valid_mqtt_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
   const auto* end = p + s.size();
@@ -26,22 +54,9 @@ bool is_valid_mqtt_utf8(std::string_view s) {
       ++p;
       continue;
     }
-    int extra;
-    std::uint32_t cp;
-    std::uint32_t min;
-    if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; min = 0x10000; }
-    else return false;  // continuation byte in lead position, or 0xF8..0xFF
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min) return false;                      // overlong
-    if (cp > 0x10FFFF) return false;                 // beyond Unicode
-    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // surrogates
-    p += extra + 1;
+    int length;
+    if (decode_multibyte(p, end, length) == kIllFormed) return false;
+    p += length;
   }
   return true;
 }
@@ -101,21 +116,11 @@ unsigned scan_text(std::string_view s) {
       ++p;
       continue;
     }
-    int extra;
-    std::uint32_t cp;
-    std::uint32_t min;
-    if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; min = 0x10000; }
-    else return flags | kTextBadUtf8;
-    if (end - p <= extra) return flags | kTextBadUtf8;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return flags | kTextBadUtf8;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return flags | kTextBadUtf8;
+    int length;
+    const std::uint32_t cp = decode_multibyte(p, end, length);
+    if (cp == kIllFormed) return flags | kTextBadUtf8;
     if (cp <= 0x9F) flags |= kTextControl;  // U+0080..U+009F
-    p += extra + 1;
+    p += length;
   }
   return flags;
 }

@@ -351,9 +351,7 @@ void TlsStream::on_stream_ready(Side side) {
 }
 
 void TlsStream::on_poll(std::uint32_t) {
-  if (!waiting_[0] || closed_) return;
-  waiting_[0] = false;
-  if (events_) events_->on_stream_ready(Side::reading);
+  on_stream_ready(Side::reading);  // only reading defers (bytes already decrypted)
 }
 
 void TlsStream::shutdown_write() {

@@ -275,21 +275,32 @@ class RawClient:
         """Reads more bytes into the buffer before `deadline`."""
         if self._closed:
             raise ConnectionClosed("connection already closed by peer")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise Timeout("deadline passed")
-        readable, _, _ = select.select([self.sock], [], [], remaining)
-        if not readable:
-            raise Timeout(f"nothing received within the deadline (buffered {bytes(self._buf)!r})")
-        try:
-            chunk = self.sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError) as e:
-            self._closed = True
-            raise ConnectionClosed(str(e)) from e
+        if not self._buffered():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout("deadline passed")
+            readable, _, _ = select.select([self.sock], [], [], remaining)
+            if not readable:
+                raise Timeout(f"nothing received within the deadline (buffered {bytes(self._buf)!r})")
+        chunk = self._recv()
+        if chunk is None:
+            return  # nothing complete yet (a TLS record still arriving)
         if not chunk:
             self._closed = True
             raise ConnectionClosed("EOF")
         self._buf += chunk
+
+    def _buffered(self) -> bool:
+        """True if bytes are readable without waiting on the socket (a TLS layer's own buffer)."""
+        return False
+
+    def _recv(self) -> Optional[bytes]:
+        """One read from a readable socket: bytes, b"" at the end, None for nothing yet."""
+        try:
+            return self.sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError) as e:
+            self._closed = True
+            raise ConnectionClosed(str(e)) from e
 
     def _try_decode(self) -> Optional[Packet]:
         buf = self._buf

@@ -311,21 +311,16 @@ class TlsClient(mqtt_raw.RawClient):
             raw.close()
             raise
 
-    def _fill(self, deadline: float) -> None:
-        if self._closed:
-            raise ConnectionClosed("connection already closed by peer")
-        if not self.sock.pending():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Timeout("deadline passed")
-            readable, _, _ = select.select([self.sock], [], [], remaining)
-            if not readable:
-                raise Timeout(f"nothing received within the deadline (buffered {bytes(self._buf)!r})")
+    def _buffered(self) -> bool:
+        return bool(self.sock.pending())
+
+    def _recv(self) -> Optional[bytes]:
+        # select() said readable, but a whole TLS record may not be there yet: do not block on it.
         self.sock.settimeout(0)
         try:
-            chunk = self.sock.recv(65536)
+            return self.sock.recv(65536)
         except ssl.SSLWantReadError:
-            return
+            return None
         except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as e:
             self._closed = True
             raise ConnectionClosed(f"{type(e).__name__}: {e}") from e
@@ -334,10 +329,6 @@ class TlsClient(mqtt_raw.RawClient):
                 self.sock.settimeout(self.timeout)
             except OSError:
                 pass
-        if not chunk:
-            self._closed = True
-            raise ConnectionClosed("EOF")
-        self._buf += chunk
 
     def send(self, data: bytes) -> None:
         try:

@@ -73,6 +73,12 @@ struct PollerTest : ::testing::Test {
   void settle() {
     for (int i = 0; i < 5; ++i) io.run_for(10ms);
   }
+  // Reads what is there (nothing, usually), so the stream is not readable, then waits to read.
+  static void drain_and_wait(Stream& s) {
+    char buf[4];
+    s.try_read(buf, sizeof buf);
+    s.async_wait(Side::reading, Want::read);
+  }
   static std::string read_all(Stream& s) {
     std::string out;
     char buf[64];
@@ -118,13 +124,12 @@ TEST_F(PollerTest, ClosedStreamIsNotCalledBack) {
   Pair p;
   Recorder r;
   auto s = open(p.ours, r);
-  char buf[4];
-  s->try_read(buf, sizeof buf);
-  s->async_wait(Side::reading, Want::read);
+  drain_and_wait(*s);
   p.send("x");
   s->close();
   settle();
   EXPECT_TRUE(r.calls.empty());
+  char buf[4];
   EXPECT_TRUE(s->try_read(buf, sizeof buf).closed);
 }
 
@@ -133,11 +138,8 @@ TEST_F(PollerTest, ACallbackMayDestroyAnotherStreamOfTheSameRound) {
   Recorder ra, rb;
   auto sa = open(a.ours, ra);
   auto sb = open(b.ours, rb);
-  char buf[4];
-  sa->try_read(buf, sizeof buf);
-  sb->try_read(buf, sizeof buf);
-  sa->async_wait(Side::reading, Want::read);
-  sb->async_wait(Side::reading, Want::read);
+  drain_and_wait(*sa);
+  drain_and_wait(*sb);
   // Whichever is called first destroys the other and registers a new stream, which takes the
   // freed slot: the destroyed one's event of this round must reach neither.
   Pair c;
@@ -146,9 +148,7 @@ TEST_F(PollerTest, ACallbackMayDestroyAnotherStreamOfTheSameRound) {
   const auto replace = [&](std::unique_ptr<TcpStream>& other) {
     other.reset();
     sc = open(c.ours, rc);
-    char b[4];
-    sc->try_read(b, sizeof b);                  // nothing there: not readable
-    sc->async_wait(Side::reading, Want::read);  // so only a stray event could complete this
+    drain_and_wait(*sc);  // nothing there: only a stray event could complete this wait
   };
   ra.then = [&](Side) { replace(sb); };
   rb.then = [&](Side) { replace(sa); };
@@ -165,9 +165,7 @@ TEST_F(PollerTest, ACallbackMayDestroyItsOwnStreamWhileTheOtherSideWaits) {
   Pair p;
   Recorder r;
   auto s = open(p.ours, r);
-  char buf[4];
-  s->try_read(buf, sizeof buf);
-  s->async_wait(Side::reading, Want::read);
+  drain_and_wait(*s);
   s->async_wait(Side::writing, Want::write);  // writable at once: completes from the loop
   r.then = [&](Side) { s.reset(); };
   p.send("x");
@@ -204,13 +202,12 @@ TEST_F(PollerTest, EndOfStreamCompletesAReadWait) {
   Pair p;
   Recorder r;
   auto s = open(p.ours, r);
-  char buf[4];
-  s->try_read(buf, sizeof buf);
-  s->async_wait(Side::reading, Want::read);
+  drain_and_wait(*s);
   ::close(p.peer);
   p.peer = -1;
   run_until([&] { return !r.calls.empty(); });
   ASSERT_EQ(r.calls.size(), 1u);
+  char buf[4];
   auto end = s->try_read(buf, sizeof buf);
   EXPECT_TRUE(end.closed);
   EXPECT_FALSE(end.error) << "a clean end of stream is not an error";
@@ -222,9 +219,7 @@ TEST_F(PollerTest, AStreamMovesToAnotherPoller) {
   Pair p;
   Recorder r;
   auto s = open(p.ours, r);
-  char buf[4];
-  s->try_read(buf, sizeof buf);
-  s->async_wait(Side::reading, Want::read);
+  drain_and_wait(*s);
   auto detached = s->detach();
   ASSERT_TRUE(detached);
   p.send("moved");
@@ -249,9 +244,7 @@ TEST_F(PollerTest, TheRoundHookRunsAfterTheRoundsCallbacks) {
   std::vector<std::string> order;
   r.then = [&](Side) { order.push_back(poller.in_round() ? "callback in round" : "callback outside"); };
   poller.set_after_round([&] { order.push_back(poller.in_round() ? "hook in round" : "hook"); });
-  char buf[4];
-  s->try_read(buf, sizeof buf);
-  s->async_wait(Side::reading, Want::read);
+  drain_and_wait(*s);
   p.send("x");
   run_until([&] { return !r.calls.empty(); });
   ASSERT_GE(order.size(), 2u);
@@ -284,9 +277,7 @@ TEST_F(PollerTest, AcceptStreamTakesLoopbackConnectionsWithTheirAddress) {
 
   Recorder r;
   a.stream->set_events(&r);
-  char buf[8];
-  a.stream->try_read(buf, sizeof buf);
-  a.stream->async_wait(Side::reading, Want::read);
+  drain_and_wait(*a.stream);
   asio::write(client, asio::buffer(std::string("ping")));
   run_until([&] { return !r.calls.empty(); });
   EXPECT_EQ(read_all(*a.stream), "ping");
