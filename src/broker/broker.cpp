@@ -90,7 +90,9 @@ void Broker::start() {
     }
     bound_ports_.push_back(port);
     logger("broker")->info("listening on {}:{} ({})", address.is_v6() ? "[" + l.bind + "]" : l.bind, port,
-                           l.is_tls() ? "mqtt over tls" : "mqtt");
+                           l.transport == "tcp" ? std::string("mqtt")
+                           : l.is_ws()          ? "mqtt over " + l.transport + " at " + l.ws_path
+                                                : "mqtt over " + l.transport);
   }
   sys_ = std::make_unique<SysTopics>(config_.sys_interval, clock_, started_at_, [this] { return totals(); },
                                      *workers_[0]);

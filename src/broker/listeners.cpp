@@ -7,6 +7,14 @@
 namespace hermod::broker {
 
 Listener::Listener(const ListenerConfig& config) : config_(config) {
+  if (config_.is_ws()) {
+    auto ws = std::make_shared<net::WsSettings>();
+    ws->server.path = config_.ws_path;
+    ws->server.origins = config_.ws_origins;
+    ws->server.trusted_proxies = config_.trusted_proxies;
+    ws->max_message_size = config_.ws_max_message_size;
+    ws_ = std::move(ws);
+  }
   if (!config_.is_tls()) return;
   std::string error;
   std::string key;

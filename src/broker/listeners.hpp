@@ -1,5 +1,5 @@
-// A configured listener at run time: its configuration and, for a TLS listener, the current
-// TLS context. reload_tls() builds a new context from the files (certificate, key, CAs, CRL
+// A configured listener at run time: its configuration, for a WebSocket listener the settings
+// its streams share, and for a TLS listener (tls, wss) the current TLS context. reload_tls() builds a new context from the files (certificate, key, CAs, CRL
 // together) and swaps it in for new handshakes; connected clients keep the context they
 // started with (their SSL objects hold it); if anything fails to load, the old context stays.
 // Threads: built on the main thread; tls() from any worker (at each TLS accept), reload_tls()
@@ -11,6 +11,7 @@
 
 #include "broker/config/config.hpp"
 #include "net/tls.hpp"
+#include "net/ws_stream.hpp"
 
 namespace hermod::broker {
 
@@ -23,6 +24,8 @@ class Listener {
   const ListenerConfig& config() const { return config_; }
   // The context for a new TLS connection; null for a TCP listener.
   std::shared_ptr<const net::TlsContext> tls() const;
+  // The WebSocket settings of a ws or wss listener; null otherwise.
+  const std::shared_ptr<const net::WsSettings>& ws() const { return ws_; }
   // See above; logs the outcome. False if the old context stayed.
   bool reload_tls();
 
@@ -30,6 +33,7 @@ class Listener {
   const ListenerConfig& config_;
   mutable std::mutex mutex_;
   std::shared_ptr<const net::TlsContext> tls_;
+  std::shared_ptr<const net::WsSettings> ws_;
 };
 
 }  // namespace hermod::broker

@@ -120,6 +120,7 @@ void Worker::do_accept(std::size_t i) {
         stream = net::TlsStream::accept(std::move(stream), tls, poller_);
         if (!stream) continue;  // OpenSSL could not make the SSL object: this one is closed
       }
+      if (const auto& ws = listener.ws()) stream = net::WsStream::accept(std::move(stream), ws, poller_);
       services_.connections.fetch_add(1, std::memory_order_relaxed);
       adopt(std::move(stream), true, &listener.config())->start();
     }

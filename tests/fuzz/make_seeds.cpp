@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "mqtt/encoder.hpp"
+#include "net/ws_frame.hpp"
+#include "net/ws_handshake.hpp"
 
 using namespace hermod::mqtt;
 namespace fs = std::filesystem;
@@ -138,5 +140,27 @@ int main(int argc, char** argv) {
   for (const auto& [filter, name] : topics) {
     write(root / "fuzz_topic", "pair_" + std::to_string(i++), std::string(filter) + '\0' + name);
   }
+
+  // fuzz_websocket: a mode byte (0 server deframer, 1 client deframer, 2 request, 3 response),
+  // a read-size byte for the deframers, then the bytes.
+  namespace ws = hermod::net::ws;
+  const ws::MaskKey key{9, 8, 7, 6};
+  const auto frame = [](ws::Opcode op, const std::string& payload, bool fin, const ws::MaskKey* mask) {
+    std::uint8_t h[ws::kMaxHeaderSize];
+    const std::size_t n = ws::encode_header(h, op, fin, payload.size(), mask);
+    std::string body = payload;
+    if (mask) ws::apply_mask(reinterpret_cast<std::uint8_t*>(body.data()), body.size(), *mask, 0);
+    return std::string(reinterpret_cast<const char*>(h), n) + body;
+  };
+  const std::string connect = encode(Connect{.client_id = "c"}, V::v311);
+  write(root / "fuzz_websocket", "server_frames", std::string("\0\x05") + frame(ws::Opcode::binary, connect.substr(0, 4), false, &key) +
+        frame(ws::Opcode::ping, "p", true, &key) + frame(ws::Opcode::continuation, connect.substr(4), true, &key) +
+        frame(ws::Opcode::close, ws::close_payload(ws::CloseCode::normal), true, &key));
+  write(root / "fuzz_websocket", "client_frames", std::string("\x01\x03") + frame(ws::Opcode::binary, connect, true, nullptr) +
+        frame(ws::Opcode::ping, "", true, nullptr));
+  write(root / "fuzz_websocket", "request", "\x02" + ws::client_request("localhost:9001", "/mqtt", "dGhlIHNhbXBsZSBub25jZQ==",
+        {"mqttv3.1", "mqtt"}) );
+  write(root / "fuzz_websocket", "response", "\x03HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n");
   return 0;
 }

@@ -71,6 +71,24 @@ class Reader {
     out = v->get();
   }
 
+  // An array of strings; `check` (if given) returns an error message for a bad element.
+  template <typename Check>
+  void strings(const toml::table& t, const std::string& prefix, std::string_view key, std::vector<std::string>& out,
+               Check check) const {
+    const auto* node = t.get(key);
+    if (!node) return;
+    const std::string name = prefix + std::string(key);
+    const auto* arr = node->as_array();
+    if (!arr) fail(node, name, "must be an array of strings");
+    out.clear();
+    for (const auto& item : *arr) {
+      const auto* v = item.as_string();
+      if (!v) fail(&item, name, "must be an array of strings");
+      if (const std::string why = check(v->get()); !why.empty()) fail(&item, name, "\"" + v->get() + "\": " + why);
+      out.push_back(v->get());
+    }
+  }
+
   const toml::table* table(const toml::table& root, std::string_view key) const {
     const auto* node = root.get(key);
     if (!node) return nullptr;
@@ -188,12 +206,12 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
     for (const char* key : {"cert_file", "key_file", "key_password_file", "ca_file", "ca_dir", "crl_file",
                             "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
                             "ciphersuites"}) {
-      if (const auto* node = t.get(key)) r.fail(node, p + key, "a TLS option: needs transport = \"tls\"");
+      if (const auto* node = t.get(key)) r.fail(node, p + key, "a TLS option: needs transport = \"tls\" or \"wss\"");
     }
     return;
   }
-  if (s.cert_file.empty()) r.fail(&t, p + "cert_file", "transport \"tls\" needs a certificate");
-  if (s.key_file.empty()) r.fail(&t, p + "key_file", "transport \"tls\" needs a private key");
+  if (s.cert_file.empty()) r.fail(&t, p + "cert_file", "transport \"" + l.transport + "\" needs a certificate");
+  if (s.key_file.empty()) r.fail(&t, p + "key_file", "transport \"" + l.transport + "\" needs a private key");
   if (s.client_certificates != net::ClientCertificates::off && s.ca_file.empty() && s.ca_dir.empty()) {
     r.fail(t.get("client_certificates"), p + "client_certificates", "needs ca_file or ca_dir to verify them");
   }
@@ -201,6 +219,31 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
     r.fail(t.get("identity_as_username"), p + "identity_as_username",
            "needs client_certificates = \"optional\" or \"required\"");
   }
+}
+
+void read_websocket(const Reader& r, const toml::table& t, const std::string& p, ListenerConfig& l) {
+  r.string(t, p, "ws_path", l.ws_path);
+  if (l.ws_path.empty() || l.ws_path.front() != '/' || l.ws_path.find_first_of("? \t\r\n") != std::string::npos) {
+    r.fail(t.get("ws_path"), p + "ws_path", "must be a path starting with '/' (no query, no spaces)");
+  }
+  r.strings(t, p, "ws_origins", l.ws_origins, [](const std::string& o) {
+    return o.find("://") == std::string::npos || o.back() == '/' ? std::string("an origin is scheme://host[:port], no path")
+                                                                 : std::string();
+  });
+  r.integer(t, p, "ws_max_message_size", l.ws_max_message_size, 2, 268'435'460);
+  if (!l.is_ws()) {
+    for (const char* key : {"ws_path", "ws_origins", "ws_max_message_size"}) {
+      if (const auto* node = t.get(key)) r.fail(node, p + key, "a WebSocket option: needs transport = \"ws\" or \"wss\"");
+    }
+  }
+}
+
+void read_trusted_proxies(const Reader& r, const toml::table& t, const std::string& p, ListenerConfig& l) {
+  std::vector<std::string> ranges;
+  r.strings(t, p, "trusted_proxies", ranges, [](const std::string& s) {
+    return net::AddressRange::parse(s) ? std::string() : std::string("not an address or ADDRESS/PREFIX range");
+  });
+  for (const auto& s : ranges) l.trusted_proxies.push_back(*net::AddressRange::parse(s));
 }
 
 void read_listeners(const Reader& r, const toml::table& root, Config& c) {
@@ -216,7 +259,7 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     if (!t) r.fail(&item, "listeners[" + std::to_string(i) + "]", "must be a table");
     r.only(*t, p, {"bind", "port", "transport", "cert_file", "key_file", "key_password_file", "ca_file", "ca_dir",
                    "crl_file", "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
-                   "ciphersuites"});
+                   "ciphersuites", "ws_path", "ws_origins", "ws_max_message_size", "trusted_proxies"});
     ListenerConfig l;
     l.source = c.source;
     l.index = i;
@@ -224,8 +267,12 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     r.string(*t, p, "bind", l.bind);
     r.integer(*t, p, "port", l.port, 0, 65'535);
     r.string(*t, p, "transport", l.transport);
-    if (l.transport != "tcp" && l.transport != "tls") r.fail(t->get("transport"), p + "transport", "must be tcp or tls");
+    if (l.transport != "tcp" && l.transport != "tls" && l.transport != "ws" && l.transport != "wss") {
+      r.fail(t->get("transport"), p + "transport", "must be tcp, tls, ws or wss");
+    }
     read_tls(r, *t, p, c.source, l);
+    read_websocket(r, *t, p, l);
+    read_trusted_proxies(r, *t, p, l);
     c.listeners.push_back(l);
   }
   if (c.listeners.empty()) r.fail(node, "listeners", "at least one listener is needed");
@@ -246,6 +293,12 @@ std::size_t ListenerConfig::line_of(const std::string& key) const {
 std::string ListenerConfig::name() const {
   const bool v6 = bind.find(':') != std::string::npos;
   return (v6 ? "[" + bind + "]" : bind) + ":" + std::to_string(port);
+}
+
+std::vector<ListenerConfig> default_listeners() {
+  std::vector<ListenerConfig> out(2);
+  out[1].bind = "::1";
+  return out;
 }
 
 unsigned Config::resolved_workers() const {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/address_range.hpp"
 #include "net/tls_settings.hpp"
 
 namespace hermod::broker {
@@ -20,11 +21,18 @@ enum class CertificateIdentity : std::uint8_t { off, common_name, subject };
 struct ListenerConfig {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 1883;
-  std::string transport = "tcp";  // tcp | tls
-  net::TlsSettings tls;           // transport "tls" only; paths absolute
+  std::string transport = "tcp";  // tcp | tls | ws | wss
+  net::TlsSettings tls;           // transports "tls" and "wss" only; paths absolute
   // With a verified client certificate: its CN (or subject) is the user name, and no password
   // is asked for (docs/listeners.md).
   CertificateIdentity identity_as_username = CertificateIdentity::off;
+  // WebSocket (transports "ws" and "wss"): the upgrade's path, the Origin values allowed (empty:
+  // any), the largest message (docs/listeners.md).
+  std::string ws_path = "/mqtt";
+  std::vector<std::string> ws_origins;
+  std::uint64_t ws_max_message_size = 268'435'460;
+  // Peers whose forwarding headers (X-Forwarded-For, X-Real-IP) name the real client.
+  std::vector<net::AddressRange> trusted_proxies;
 
   // Where it was configured, for errors found when it starts: the file, its index in
   // [[listeners]] and the line of each key given (0 if not given).
@@ -33,7 +41,8 @@ struct ListenerConfig {
   std::vector<std::pair<std::string, std::size_t>> key_lines;
   std::size_t line_of(const std::string& key) const;
 
-  bool is_tls() const { return transport == "tls"; }
+  bool is_tls() const { return transport == "tls" || transport == "wss"; }
+  bool is_ws() const { return transport == "ws" || transport == "wss"; }
   // "127.0.0.1:8883" or "[::1]:8883", for messages.
   std::string name() const;
 };
@@ -68,12 +77,15 @@ struct AuthConfig {
   bool allow_anonymous = true;  // clients without a user name; default false once a password file is set
 };
 
+// Loopback port 1883 on IPv4 and IPv6: the embedded default.
+std::vector<ListenerConfig> default_listeners();
+
 struct Config {
   std::string source = "<embedded default>";  // file the values came from, for messages
   unsigned workers = 0;                        // 0: one per hardware thread
   std::string log_level = "info";
   std::uint32_t sys_interval = 10;  // seconds, 0: $SYS off
-  std::vector<ListenerConfig> listeners{{"127.0.0.1", 1883}, {"::1", 1883}};
+  std::vector<ListenerConfig> listeners = default_listeners();
   Limits limits;
   Features features;
   AuthConfig auth;

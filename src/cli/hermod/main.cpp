@@ -39,7 +39,12 @@ hermod::broker::Config make_config(const Options& o) {
     std::vector<std::string> addrs = o.bind;
     if (addrs.empty()) addrs = {"127.0.0.1"};
     c.listeners.clear();
-    for (const auto& a : addrs) c.listeners.push_back({a, port});
+    for (const auto& a : addrs) {
+      ListenerConfig l;
+      l.bind = a;
+      l.port = port;
+      c.listeners.push_back(std::move(l));
+    }
   }
   if (o.workers) c.workers = *o.workers;
   if (!o.data_dir.empty()) c.data_dir = o.data_dir;

@@ -128,11 +128,11 @@ tls_min_version = "1.3"
 
 TEST(Config, TlsListenerErrorsNameLineAndKey) {
   EXPECT_EQ(error_of("[[listeners]]\ntransport = \"quic\"\n"),
-            "test.toml:2: listeners[0].transport: must be tcp or tls");
+            "test.toml:2: listeners[0].transport: must be tcp, tls, ws or wss");
   EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\nkey_file = \"k\"\n"),
             "test.toml:1: listeners[0].cert_file: transport \"tls\" needs a certificate");
   EXPECT_EQ(error_of("[[listeners]]\ncert_file = \"c\"\n"),
-            "test.toml:2: listeners[0].cert_file: a TLS option: needs transport = \"tls\"");
+            "test.toml:2: listeners[0].cert_file: a TLS option: needs transport = \"tls\" or \"wss\"");
   EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
                      "client_certificates = \"required\"\n"),
             "test.toml:5: listeners[0].client_certificates: needs ca_file or ca_dir to verify them");
@@ -142,6 +142,39 @@ TEST(Config, TlsListenerErrorsNameLineAndKey) {
   EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
                      "tls_min_version = \"1.1\"\n"),
             "test.toml:5: listeners[0].tls_min_version: must be 1.2 or 1.3");
+}
+
+TEST(Config, WebSocketListenerReadsPathOriginsLimitAndProxies) {
+  const auto c = parse_config(
+      "[[listeners]]\nport = 9001\ntransport = \"ws\"\nws_path = \"/broker\"\n"
+      "ws_origins = [\"https://app.example\", \"http://localhost:8080\"]\nws_max_message_size = 65536\n"
+      "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+      "test.toml");
+  const auto& l = c.listeners.at(0);
+  EXPECT_TRUE(l.is_ws());
+  EXPECT_FALSE(l.is_tls());
+  EXPECT_EQ(l.ws_path, "/broker");
+  EXPECT_EQ(l.ws_origins, (std::vector<std::string>{"https://app.example", "http://localhost:8080"}));
+  EXPECT_EQ(l.ws_max_message_size, 65536u);
+  ASSERT_EQ(l.trusted_proxies.size(), 2u);
+  EXPECT_TRUE(l.trusted_proxies[1].contains(boost::asio::ip::make_address("10.9.8.7")));
+  EXPECT_EQ(parse_config("[[listeners]]\ntransport = \"ws\"\n", "t").listeners.at(0).ws_path, "/mqtt");
+}
+
+TEST(Config, WssNeedsTheTlsKeysAndWebSocketKeysNeedAWebSocketListener) {
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"wss\"\nkey_file = \"k\"\n"),
+            "test.toml:1: listeners[0].cert_file: transport \"wss\" needs a certificate");
+  EXPECT_TRUE(parse_config("[[listeners]]\ntransport = \"wss\"\ncert_file = \"c\"\nkey_file = \"k\"\n", "t")
+                  .listeners.at(0)
+                  .is_tls());
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\nws_path = \"/m\"\n"),
+            "test.toml:5: listeners[0].ws_path: a WebSocket option: needs transport = \"ws\" or \"wss\"");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"ws\"\nws_path = \"mqtt\"\n"),
+            "test.toml:3: listeners[0].ws_path: must be a path starting with '/' (no query, no spaces)");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"ws\"\nws_origins = [\"app.example\"]\n"),
+            "test.toml:3: listeners[0].ws_origins: \"app.example\": an origin is scheme://host[:port], no path");
+  EXPECT_EQ(error_of("[[listeners]]\ntrusted_proxies = [\"10.1.0.0/8\"]\n"),
+            "test.toml:2: listeners[0].trusted_proxies: \"10.1.0.0/8\": not an address or ADDRESS/PREFIX range");
 }
 
 }  // namespace
