@@ -1,9 +1,10 @@
 # Hermod: the two commands a user needs are `make run` and `make test`.
-# Builds are serialized with flock so that parallel sessions never run two builds at once on 2 cores.
+# Builds are serialized with one machine-wide flock, so that sessions in several checkouts never
+# run two builds at once on 2 cores.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD := build
-LOCK := flock $(BUILD)/.lock
+LOCK := flock /tmp/hermod-build.lock
 CMAKE_GEN := cmake -G Ninja -Wno-dev
 # configure DIR ARGS...: (re)configures build directory DIR when it has no build.ninja or was
 # configured with other arguments (recorded in DIR/.configure-args), so changed flags in this
