@@ -117,6 +117,14 @@ void Broker::reload() {
   if (!any) logger("broker")->info("SIGHUP: no password file or TLS listener configured, nothing to reload");
 }
 
+void Broker::reload_changed_files() {
+  for (auto& l : listeners_) {
+    if (!l->tls_files_changed()) continue;
+    logger("tls")->info("listener {}: a TLS file changed", l->config().name());
+    (void)l->reload_tls();
+  }
+}
+
 void Broker::stop() {
   if (!started_) return;
   started_ = false;

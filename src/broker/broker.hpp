@@ -47,6 +47,8 @@ class Broker {
   // SIGHUP: reads the password file again; on an error the old one stays (logged). Connections
   // already open are not affected.
   void reload();
+  // The file check (broker.file_check_interval): reloads each TLS listener whose files changed.
+  void reload_changed_files();
   // Closes listeners and connections, lets the workers finish, joins them.
   void stop();
 

@@ -1,5 +1,6 @@
 #include "broker/listeners.hpp"
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "base/log.hpp"
@@ -16,6 +17,7 @@ Listener::Listener(const ListenerConfig& config) : config_(config) {
     ws_ = std::move(ws);
   }
   if (!config_.is_tls()) return;
+  tls_files_stamp_ = tls_files_stamp();
   std::string error;
   std::string key;
   tls_ = net::TlsContext::load(config_.tls, error, &key);
@@ -32,8 +34,26 @@ std::shared_ptr<const net::TlsContext> Listener::tls() const {
   return tls_;
 }
 
+std::vector<std::string> Listener::tls_files_stamp() const {
+  const auto& t = config_.tls;
+  std::vector<std::string> out;
+  for (const auto* path : {&t.cert_file, &t.key_file, &t.key_password_file, &t.ca_file, &t.ca_dir, &t.crl_file}) {
+    if (path->empty()) continue;
+    std::error_code ec;
+    const auto when = std::filesystem::last_write_time(*path, ec);
+    const auto size = std::filesystem::is_regular_file(*path, ec) ? std::filesystem::file_size(*path, ec) : 0;
+    out.push_back(ec ? *path + ": missing" : *path + ":" + std::to_string(when.time_since_epoch().count()) + ":" +
+                                                  std::to_string(size));
+  }
+  return out;
+}
+
+bool Listener::tls_files_changed() const { return config_.is_tls() && tls_files_stamp() != tls_files_stamp_; }
+
 bool Listener::reload_tls() {
   if (!config_.is_tls()) return true;
+  // Taken before the files are read: a file replaced while they are read counts as changed again.
+  tls_files_stamp_ = tls_files_stamp();
   std::string error;
   auto fresh = net::TlsContext::load(config_.tls, error);
   if (!fresh) {

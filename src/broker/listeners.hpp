@@ -3,11 +3,14 @@
 // together) and swaps it in for new handshakes; connected clients keep the context they
 // started with (their SSL objects hold it); if anything fails to load, the old context stays.
 // Threads: built on the main thread; tls() from any worker (at each TLS accept), reload_tls()
-// from the main thread (SIGHUP): the swap is under a mutex.
+// and tls_files_changed() from the main thread (SIGHUP, the file check): the swap is under a
+// mutex.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "broker/config/config.hpp"
 #include "net/tls.hpp"
@@ -28,12 +31,17 @@ class Listener {
   const std::shared_ptr<const net::WsSettings>& ws() const { return ws_; }
   // See above; logs the outcome. False if the old context stayed.
   bool reload_tls();
+  // Whether a TLS file's modification time (or size, or existence) changed since the last
+  // load; a check for reload_tls() every broker.file_check_interval seconds.
+  bool tls_files_changed() const;
 
  private:
   const ListenerConfig& config_;
   mutable std::mutex mutex_;
   std::shared_ptr<const net::TlsContext> tls_;
   std::shared_ptr<const net::WsSettings> ws_;
+  std::vector<std::string> tls_files_stamp_;  // what tls_files_changed() compares against
+  std::vector<std::string> tls_files_stamp() const;
 };
 
 }  // namespace hermod::broker

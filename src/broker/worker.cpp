@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "base/log.hpp"
+#include "net/proxy_protocol.hpp"
 #include "net/tcp_stream.hpp"
 
 namespace hermod::broker {
@@ -24,6 +25,7 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       peers_(peers),
       io_(1),  // one thread runs this context: Asio may skip its internal locking
       poller_(io_),
+      handshakes_(services.config.limits.max_tls_handshakes),
       sweep_timer_(io_),
       accept_retry_timer_(io_),
       deadline_timer_(io_),
@@ -39,6 +41,15 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
                services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_) {
   // What a round of stream events read is committed and flushed once, right after the round.
   poller_.set_after_round([this] { end_turn(); });
+  // A handshake ended with the bound reached: take TLS connections again.
+  handshakes_.on_room = [this] {
+    for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+      if (acceptors_[i].paused && !stopping_) {
+        acceptors_[i].paused = false;
+        do_accept(i);
+      }
+    }
+  };
 }
 
 Worker::~Worker() = default;
@@ -110,14 +121,31 @@ void Worker::do_accept(std::size_t i) {
     const auto tls = listener.tls();
     // A bounded batch, so a connection storm cannot hold the worker's clients for long.
     for (int n = 0; n < kAcceptsPerRound && !error; ++n) {
+      if (tls && handshakes_.full()) {
+        // Enough handshakes in progress: the rest wait in the kernel's queue until one ends.
+        acceptors_[i].paused = true;
+        schedule_end_turn();
+        return;
+      }
       auto accepted = net::accept_stream(acceptors_[i].socket.native_handle(), poller_);
       if (!accepted.stream) {
         error = accepted.error;
         break;
       }
       std::unique_ptr<net::Stream> stream = std::move(accepted.stream);
+      const auto& config = listener.config();
+      if (config.proxy_protocol) {
+        // The header is a claim: only the listener's trusted proxies may make it.
+        if (!net::contains_any(config.trusted_proxies, stream->remote().address())) {
+          logger("proxy")->info("{}:{} refused: not a trusted proxy of listener {}",
+                                stream->remote().address().to_string(), stream->remote().port(), config.name());
+          stream->close();
+          continue;
+        }
+        stream = std::make_unique<net::ProxyStream>(std::move(stream), poller_);
+      }
       if (tls) {
-        stream = net::TlsStream::accept(std::move(stream), tls, poller_);
+        stream = net::TlsStream::accept(std::move(stream), tls, poller_, &handshakes_);
         if (!stream) continue;  // OpenSSL could not make the SSL object: this one is closed
       }
       if (const auto& ws = listener.ws()) stream = net::WsStream::accept(std::move(stream), ws, poller_);

@@ -33,6 +33,7 @@
 #include "broker/routing/route_index.hpp"
 #include "broker/session/session_registry.hpp"
 #include "broker/store/store.hpp"
+#include "net/handshake_gauge.hpp"
 #include "net/poller.hpp"
 
 namespace hermod::broker {
@@ -114,8 +115,10 @@ class Worker final : private Turn, private ConnectionHost {
   struct Acceptor {
     asio::ip::tcp::acceptor socket;
     const Listener* listener;
+    bool paused = false;  // a TLS listener's, while handshakes_ is full
   };
   std::vector<Acceptor> acceptors_;
+  net::HandshakeGauge handshakes_;  // TLS handshakes in progress on this worker
   asio::steady_timer sweep_timer_;
   asio::steady_timer accept_retry_timer_;
   asio::steady_timer deadline_timer_;  // the next delayed will (wake_at)

@@ -196,7 +196,7 @@ TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 // ------------------------------------------------------------------------------------ streams
 
 std::unique_ptr<TlsStream> TlsStream::accept(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context,
-                                             Poller& poller) {
+                                             Poller& poller, HandshakeGauge* gauge) {
   SSL* ssl = SSL_new(context->native());
   if (!ssl) return nullptr;
   BIO* bio = BIO_new(stream_bio_method());
@@ -206,7 +206,16 @@ std::unique_ptr<TlsStream> TlsStream::accept(std::unique_ptr<Stream> inner, std:
   }
   SSL_set_bio(ssl, bio, bio);  // one BIO both ways; the SSL object owns it
   SSL_set_accept_state(ssl);
-  return std::make_unique<TlsStream>(std::move(inner), std::move(context), ssl, poller, false);
+  auto stream = std::make_unique<TlsStream>(std::move(inner), std::move(context), ssl, poller, false);
+  if (gauge) {
+    gauge->acquire();
+    stream->gauge_ = gauge;
+  }
+  return stream;
+}
+
+void TlsStream::end_handshake() {
+  if (auto* g = std::exchange(gauge_, nullptr)) g->release();
 }
 
 TlsStream::TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context, SSL* ssl,
@@ -273,6 +282,7 @@ std::optional<IoResult> TlsStream::handshake() {
   const int ret = SSL_do_handshake(ssl_);
   if (ret == 1) {
     handshake_done_ = true;
+    end_handshake();
     wants_[0] = Want::read;
     wants_[1] = Want::write;
     return std::nullopt;
@@ -365,6 +375,7 @@ void TlsStream::shutdown_write() {
 }
 
 void TlsStream::close() {
+  end_handshake();
   if (closed_) return;
   closed_ = true;
   waiting_[0] = waiting_[1] = false;
@@ -407,6 +418,7 @@ std::unique_ptr<DetachedStream> TlsStream::detach() {
     close();
     return nullptr;
   }
+  end_handshake();
   closed_ = true;  // this object is done; the SSL object travels
   if (token_) poller_.remove(token_, -1, false);
   token_ = 0;

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "net/handshake_gauge.hpp"
 #include "net/poller.hpp"
 #include "net/stream.hpp"
 #include "net/tls_settings.hpp"
@@ -51,8 +52,9 @@ class TlsContext {
 class TlsStream final : public Stream, private StreamEvents, private Poller::Target {
  public:
   // Server side of a new TLS connection over `inner`. Null if OpenSSL cannot make the SSL object.
+  // `gauge` (if given, outliving the stream) counts the handshake while it is in progress.
   static std::unique_ptr<TlsStream> accept(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context,
-                                           Poller& poller);
+                                           Poller& poller, HandshakeGauge* gauge = nullptr);
   // Used by accept() and by a hand-off's attach(); owns `ssl`.
   TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context, SSL* ssl, Poller& poller,
             bool handshake_done);
@@ -77,6 +79,7 @@ class TlsStream final : public Stream, private StreamEvents, private Poller::Tar
   void on_poll(std::uint32_t events) override;  // a deferred completion (bytes already decrypted)
   // Runs the handshake; nothing when done. Otherwise the result to return (a wait or the end).
   std::optional<IoResult> handshake();
+  void end_handshake();  // releases the gauge, once
   // Maps an SSL call's failure to a result, remembering what the side waits for.
   IoResult failed(int ret, Side side, const char* what);
 
@@ -85,6 +88,7 @@ class TlsStream final : public Stream, private StreamEvents, private Poller::Tar
   SSL* ssl_;
   Poller& poller_;
   Poller::Token token_ = 0;  // for deferred completions (no descriptor)
+  HandshakeGauge* gauge_ = nullptr;  // set while the handshake counts against the worker's bound
   StreamEvents* events_ = nullptr;
   boost::system::error_code inner_error_;  // what ended the inner stream, for the results
   Want wants_[2] = {Want::read, Want::write};  // per Side: what the TLS layer needs next

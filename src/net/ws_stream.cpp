@@ -29,7 +29,6 @@ IoResult write_some(Stream& inner, const char* data, std::size_t size) {
 std::unique_ptr<WsStream> WsStream::accept(std::unique_ptr<Stream> inner, std::shared_ptr<const WsSettings> settings,
                                            Poller& poller) {
   State state(*settings);
-  state.remote = inner->remote();
   return std::make_unique<WsStream>(std::move(inner), std::move(settings), std::move(state), poller);
 }
 
@@ -59,7 +58,7 @@ std::optional<IoResult> WsStream::read_request() {
     } else {
       state_.pending = state_.handshake.substr(check.consumed);
       state_.phase = State::Phase::response;
-      if (check.forwarded_for) state_.remote = asio::ip::tcp::endpoint(*check.forwarded_for, 0);
+      if (check.forwarded_for) state_.forwarded = asio::ip::tcp::endpoint(*check.forwarded_for, 0);
     }
     state_.handshake = std::move(check.response);
     return std::nullopt;
@@ -117,7 +116,7 @@ IoResult WsStream::ended(const char* why) {
   flush_control(ignored);  // our close frame, best effort: the connection ends either way
   const auto& d = state_.deframer;
   if (d.failed()) {
-    logger("ws")->info("{} WebSocket closed ({}): {}", address_of(state_.remote), static_cast<int>(d.error_code()), why);
+    logger("ws")->info("{} WebSocket closed ({}): {}", address_of(remote()), static_cast<int>(d.error_code()), why);
     return {0, Want::nothing, true, asio::error::make_error_code(asio::error::connection_aborted)};
   }
   return {0, Want::nothing, true};  // the client's close frame: a clean end of stream
@@ -194,8 +193,11 @@ IoResult WsStream::try_writev(std::span<const asio::const_buffer> buffers) {
 
 void WsStream::async_wait(Side side, Want want) {
   if (closed_) return;
-  // Bytes read past the request need no new byte from the socket: complete from the loop.
-  if (side == Side::reading && state_.phase == State::Phase::open && !state_.pending.empty()) {
+  // Bytes read past the request need no new byte from the socket, nor does an end the Deframer
+  // has seen behind data already returned: complete from the loop.
+  const auto& d = state_.deframer;
+  if (side == Side::reading && state_.phase == State::Phase::open &&
+      (!state_.pending.empty() || d.failed() || d.closed())) {
     poller_.defer(token_);
     return;
   }

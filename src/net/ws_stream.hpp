@@ -44,7 +44,9 @@ class WsStream final : public Stream, private StreamEvents, private Poller::Targ
     std::string handshake;  // the request received so far; then the response still to send
     std::string pending;    // bytes read past the request, to decode before reading again
     ws::Deframer deframer;
-    asio::ip::tcp::endpoint remote;     // the client (the forwarded one behind a trusted proxy)
+    // The client a trusted proxy named in X-Forwarded-For or X-Real-IP; else the inner stream's
+    // remote (which a PROXY protocol header may set after this stream was made).
+    std::optional<asio::ip::tcp::endpoint> forwarded;
     std::uint64_t out_left = 0;         // payload bytes of the data frame being written still to go
     std::uint8_t out_header[ws::kMaxHeaderSize];  // that frame's header
     std::uint8_t out_header_size = 0;
@@ -60,7 +62,9 @@ class WsStream final : public Stream, private StreamEvents, private Poller::Targ
   void async_wait(Side side, Want want) override;
   void shutdown_write() override;
   void close() override;
-  const asio::ip::tcp::endpoint& remote() const override { return state_.remote; }
+  const asio::ip::tcp::endpoint& remote() const override {
+    return state_.forwarded ? *state_.forwarded : inner_->remote();
+  }
   std::unique_ptr<DetachedStream> detach() override;
   std::optional<PeerIdentity> peer_identity() const override { return inner_->peer_identity(); }
 

@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     if (mask) ws::apply_mask(reinterpret_cast<std::uint8_t*>(body.data()), body.size(), *mask, 0);
     return std::string(reinterpret_cast<const char*>(h), n) + body;
   };
-  const std::string connect = encode(Connect{.client_id = "c"}, V::v311);
+  const std::string connect = encode(Connect{.client_id = "c"}, V::v3_1_1);
   write(root / "fuzz_websocket", "server_frames", std::string("\0\x05") + frame(ws::Opcode::binary, connect.substr(0, 4), false, &key) +
         frame(ws::Opcode::ping, "p", true, &key) + frame(ws::Opcode::continuation, connect.substr(4), true, &key) +
         frame(ws::Opcode::close, ws::close_payload(ws::CloseCode::normal), true, &key));
@@ -162,5 +162,12 @@ int main(int argc, char** argv) {
         {"mqttv3.1", "mqtt"}) );
   write(root / "fuzz_websocket", "response", "\x03HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n");
+
+  // fuzz_proxy: PROXY headers of both versions, followed by a CONNECT.
+  write(root / "fuzz_proxy", "v1", "PROXY TCP4 198.51.100.22 192.0.2.1 35646 1883\r\n" + connect);
+  write(root / "fuzz_proxy", "v1_unknown", "PROXY UNKNOWN\r\n");
+  const std::string v2_ssl = std::string("\x20\x00\x12\x03\x00\x00\x00\x00\x22\x00\x05" "alice\x21\x00\x02" "ok", 21);
+  write(root / "fuzz_proxy", "v2_tls", std::string("\r\n\r\n\0\r\nQUIT\n\x21\x11\x00", 15) +
+        static_cast<char>(12 + v2_ssl.size()) + std::string("\xCB\x00\x71\x07\xC0\x00\x02\x01\x12\x67\x07\x5B", 12) + v2_ssl + connect);
   return 0;
 }

@@ -102,7 +102,8 @@ class Reader {
 };
 
 void read_broker(const Reader& r, const toml::table& t, Config& c) {
-  r.only(t, "broker.", {"workers", "log_level", "sys_interval"});
+  r.only(t, "broker.", {"workers", "log_level", "sys_interval", "file_check_interval"});
+  r.integer(t, "broker.", "file_check_interval", c.file_check_interval, 0, 86'400);
   r.integer(t, "broker.", "workers", c.workers, 0, 1024);
   r.string(t, "broker.", "log_level", c.log_level);
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
@@ -115,7 +116,7 @@ void read_broker(const Reader& r, const toml::table& t, Config& c) {
 void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   const std::string p = "limits.";
   r.only(t, p, {"max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
-                "max_queued_bytes", "connect_timeout", "queue_qos0", "max_write_buffer", "receive_maximum",
+                "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0", "max_write_buffer", "receive_maximum",
                 "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos"});
   r.integer(t, p, "max_packet_size", l.max_packet_size, 16, 268'435'460);
   r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
@@ -123,6 +124,7 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, p, "max_queued_messages", l.max_queued_messages, 0, 100'000'000);
   r.integer(t, p, "max_queued_bytes", l.max_queued_bytes, 0, std::int64_t{1} << 50);
   r.integer(t, p, "connect_timeout", l.connect_timeout, 1, 3'600);
+  r.integer(t, p, "max_tls_handshakes", l.max_tls_handshakes, 0, 1'000'000);
   r.boolean(t, p, "queue_qos0", l.queue_qos0);
   r.integer(t, p, "max_write_buffer", l.max_write_buffer, 4'096, std::int64_t{1} << 40);
   r.integer(t, p, "receive_maximum", l.receive_maximum, 1, 65'535);
@@ -195,7 +197,6 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
     *field = resolve_path(file, source);
   }
   choice(r, t, p, "client_certificates", s.client_certificates, {"off", "optional", "required"});
-  choice(r, t, p, "identity_as_username", l.identity_as_username, {"off", "cn", "subject"});
   r.string(t, p, "tls_min_version", s.min_version);
   if (s.min_version != "1.2" && s.min_version != "1.3") {
     r.fail(t.get("tls_min_version"), p + "tls_min_version", "must be 1.2 or 1.3");
@@ -204,7 +205,7 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
   r.string(t, p, "ciphersuites", s.ciphersuites);
   if (!l.is_tls()) {
     for (const char* key : {"cert_file", "key_file", "key_password_file", "ca_file", "ca_dir", "crl_file",
-                            "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
+                            "client_certificates", "tls_min_version", "ciphers",
                             "ciphersuites"}) {
       if (const auto* node = t.get(key)) r.fail(node, p + key, "a TLS option: needs transport = \"tls\" or \"wss\"");
     }
@@ -215,7 +216,16 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
   if (s.client_certificates != net::ClientCertificates::off && s.ca_file.empty() && s.ca_dir.empty()) {
     r.fail(t.get("client_certificates"), p + "client_certificates", "needs ca_file or ca_dir to verify them");
   }
-  if (l.identity_as_username != CertificateIdentity::off && s.client_certificates == net::ClientCertificates::off) {
+}
+
+// The certificate's names come from the TLS handshake, or from a proxy that terminated TLS.
+void check_identity(const Reader& r, const toml::table& t, const std::string& p, const ListenerConfig& l) {
+  if (l.identity_as_username == CertificateIdentity::off || l.proxy_protocol) return;
+  if (!l.is_tls()) {
+    r.fail(t.get("identity_as_username"), p + "identity_as_username",
+           "needs transport = \"tls\" or \"wss\" with client certificates, or proxy_protocol = true");
+  }
+  if (l.tls.client_certificates == net::ClientCertificates::off) {
     r.fail(t.get("identity_as_username"), p + "identity_as_username",
            "needs client_certificates = \"optional\" or \"required\"");
   }
@@ -227,8 +237,10 @@ void read_websocket(const Reader& r, const toml::table& t, const std::string& p,
     r.fail(t.get("ws_path"), p + "ws_path", "must be a path starting with '/' (no query, no spaces)");
   }
   r.strings(t, p, "ws_origins", l.ws_origins, [](const std::string& o) {
-    return o.find("://") == std::string::npos || o.back() == '/' ? std::string("an origin is scheme://host[:port], no path")
-                                                                 : std::string();
+    const auto scheme = o.find("://");
+    const bool ok = scheme != std::string::npos && scheme > 0 && o.size() > scheme + 3 &&
+                    o.find('/', scheme + 3) == std::string::npos;
+    return ok ? std::string() : std::string("an origin is scheme://host[:port], no path");
   });
   r.integer(t, p, "ws_max_message_size", l.ws_max_message_size, 2, 268'435'460);
   if (!l.is_ws()) {
@@ -244,6 +256,11 @@ void read_trusted_proxies(const Reader& r, const toml::table& t, const std::stri
     return net::AddressRange::parse(s) ? std::string() : std::string("not an address or ADDRESS/PREFIX range");
   });
   for (const auto& s : ranges) l.trusted_proxies.push_back(*net::AddressRange::parse(s));
+  r.boolean(t, p, "proxy_protocol", l.proxy_protocol);
+  if (l.proxy_protocol && l.trusted_proxies.empty()) {
+    r.fail(t.get("proxy_protocol"), p + "proxy_protocol",
+           "needs trusted_proxies: the header is a claim, taken only from the proxies named there");
+  }
 }
 
 void read_listeners(const Reader& r, const toml::table& root, Config& c) {
@@ -259,7 +276,8 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     if (!t) r.fail(&item, "listeners[" + std::to_string(i) + "]", "must be a table");
     r.only(*t, p, {"bind", "port", "transport", "cert_file", "key_file", "key_password_file", "ca_file", "ca_dir",
                    "crl_file", "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
-                   "ciphersuites", "ws_path", "ws_origins", "ws_max_message_size", "trusted_proxies"});
+                   "ciphersuites", "ws_path", "ws_origins", "ws_max_message_size", "trusted_proxies",
+                   "proxy_protocol"});
     ListenerConfig l;
     l.source = c.source;
     l.index = i;
@@ -273,6 +291,8 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     read_tls(r, *t, p, c.source, l);
     read_websocket(r, *t, p, l);
     read_trusted_proxies(r, *t, p, l);
+    choice(r, *t, p, "identity_as_username", l.identity_as_username, {"off", "cn", "subject"});
+    check_identity(r, *t, p, l);
     c.listeners.push_back(l);
   }
   if (c.listeners.empty()) r.fail(node, "listeners", "at least one listener is needed");

@@ -33,6 +33,8 @@ struct ListenerConfig {
   std::uint64_t ws_max_message_size = 268'435'460;
   // Peers whose forwarding headers (X-Forwarded-For, X-Real-IP) name the real client.
   std::vector<net::AddressRange> trusted_proxies;
+  // Every connection starts with a PROXY protocol header (v1 or v2) from one of trusted_proxies.
+  bool proxy_protocol = false;
 
   // Where it was configured, for errors found when it starts: the file, its index in
   // [[listeners]] and the line of each key given (0 if not given).
@@ -54,6 +56,7 @@ struct Limits {
   std::uint32_t max_queued_messages = 1000;     // per session
   std::uint64_t max_queued_bytes = 0;           // per session, payload bytes; 0: unlimited
   std::uint32_t connect_timeout = 10;           // seconds
+  std::uint32_t max_tls_handshakes = 64;        // per worker in progress at once; 0: unbounded
   bool queue_qos0 = false;                      // queue QoS 0 for offline persistent sessions
   std::uint64_t max_write_buffer = 8 << 20;     // per connection; QoS 0 beyond it is dropped
   // MQTT 5 (announced in CONNACK)
@@ -85,6 +88,7 @@ struct Config {
   unsigned workers = 0;                        // 0: one per hardware thread
   std::string log_level = "info";
   std::uint32_t sys_interval = 10;  // seconds, 0: $SYS off
+  std::uint32_t file_check_interval = 0;  // seconds between checks of the TLS files; 0: SIGHUP only
   std::vector<ListenerConfig> listeners = default_listeners();
   Limits limits;
   Features features;

@@ -132,7 +132,8 @@ std::unique_ptr<net::DetachedStream> Link::detach_stream() {
 
 std::string Link::remote() const {
   const auto& r = stream_->remote();
-  return r.address().to_string() + ":" + std::to_string(r.port());
+  const auto a = r.address().to_string();
+  return (r.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(r.port());
 }
 
 // ---------------------------------------------------------------------------------- writing

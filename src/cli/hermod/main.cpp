@@ -53,12 +53,23 @@ hermod::broker::Config make_config(const Options& o) {
   return c;
 }
 
-// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile. The three are blocked in
-// every thread so only sigwait sees them.
-int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker) {
+// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile and, every `interval`
+// seconds (0: never), reloading TLS listeners whose files changed. The three signals are blocked
+// in every thread so only this thread sees them.
+int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, std::uint32_t interval) {
   for (;;) {
     int sig = 0;
-    sigwait(&set, &sig);
+    if (interval == 0) {
+      sigwait(&set, &sig);
+    } else {
+      // The file check: with no signal within the interval, look at the TLS files' times.
+      const timespec timeout{static_cast<time_t>(interval), 0};
+      sig = sigtimedwait(&set, nullptr, &timeout);
+      if (sig < 0) {
+        broker.reload_changed_files();
+        continue;
+      }
+    }
     if (sig != SIGHUP) return sig;
     broker.reload();
   }
@@ -126,7 +137,7 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  const int sig = run_until_stop_signal(set, broker);
+  const int sig = run_until_stop_signal(set, broker, config.file_check_interval);
   hermod::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
   return 0;

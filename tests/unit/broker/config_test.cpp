@@ -173,6 +173,14 @@ TEST(Config, WssNeedsTheTlsKeysAndWebSocketKeysNeedAWebSocketListener) {
             "test.toml:3: listeners[0].ws_path: must be a path starting with '/' (no query, no spaces)");
   EXPECT_EQ(error_of("[[listeners]]\ntransport = \"ws\"\nws_origins = [\"app.example\"]\n"),
             "test.toml:3: listeners[0].ws_origins: \"app.example\": an origin is scheme://host[:port], no path");
+  EXPECT_EQ(error_of("[[listeners]]\ntransport = \"ws\"\nws_origins = [\"http://a.test/page\"]\n"),
+            "test.toml:3: listeners[0].ws_origins: \"http://a.test/page\": an origin is scheme://host[:port], no path");
+  EXPECT_EQ(error_of("[[listeners]]\nproxy_protocol = true\n"),
+            "test.toml:2: listeners[0].proxy_protocol: needs trusted_proxies: the header is a claim, taken only from the "
+            "proxies named there");
+  EXPECT_EQ(error_of("[[listeners]]\nidentity_as_username = \"cn\"\n"),
+            "test.toml:2: listeners[0].identity_as_username: needs transport = \"tls\" or \"wss\" with client "
+            "certificates, or proxy_protocol = true");
   EXPECT_EQ(error_of("[[listeners]]\ntrusted_proxies = [\"10.1.0.0/8\"]\n"),
             "test.toml:2: listeners[0].trusted_proxies: \"10.1.0.0/8\": not an address or ADDRESS/PREFIX range");
 }

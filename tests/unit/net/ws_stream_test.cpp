@@ -127,6 +127,23 @@ TEST_F(WsStreamTest, ABrokenRuleSendsItsCloseCodeAndEndsTheStream) {
   EXPECT_EQ(received(), ws::control_frame(ws::Opcode::close, ws::close_payload(ws::CloseCode::unsupported_data)));
 }
 
+TEST_F(WsStreamTest, AnErrorBehindDataInTheSameReadIsReportedWithoutNewBytes) {
+  open();
+  // Half an MQTT packet, then an unmasked frame, in one read: the data comes first, and the
+  // error must not wait for bytes the client will never send.
+  send(masked(ws::Opcode::binary, std::string("\x30\x17\x00", 3)) + std::string("\x82\x01x", 3));
+  std::string data;
+  ASSERT_FALSE(read(data).closed);
+  EXPECT_EQ(data, std::string("\x30\x17\x00", 3));
+  stream->async_wait(Side::reading, Want::read);
+  const auto until = std::chrono::steady_clock::now() + 1s;
+  while (ready.calls == 0 && std::chrono::steady_clock::now() < until) io.run_for(10ms);
+  ASSERT_EQ(ready.calls, 1) << "the wait completes from the loop";
+  const auto r = read(data);
+  EXPECT_TRUE(r.closed);
+  EXPECT_EQ(received(), ws::control_frame(ws::Opcode::close, ws::close_payload(ws::CloseCode::protocol_error)));
+}
+
 TEST_F(WsStreamTest, TheClientsCloseIsACleanEnd) {
   open();
   send(masked(ws::Opcode::close, ws::close_payload(ws::CloseCode::normal)));
