@@ -827,3 +827,48 @@ def test_persistent_session_over_tls_gets_its_queued_message(make_tls_broker, tl
              f"rc {done.returncode} {done.stdout!r} {done.stderr!r}")
         wait_log(b, rf"connected as {re.escape(cid)} \([^)]*session resumed",
                  f"{cid}'s session resumed")
+
+
+# --------------------------------------------------------------------------------------------
+# Reload without a signal; a bound on handshakes in progress
+
+
+def test_file_check_reloads_changed_files_without_a_signal(make_tls_broker, tls_pki, tls, tmp_path):
+    b = make_tls_broker(config={"file_check_interval": 1})
+    sub = tls.connect(b)
+    new = tls_pki.new_server_cert(tmp_path, "checked")
+    install(b, new)
+    wait_for(lambda: log_count(b, RELOADED) >= 1, timeout=5.0,
+             message="the file check notices the new files and reloads (no SIGHUP sent)")
+    assert "a TLS file changed" in b.stderr_text()
+    assert peer_der(tls, b) == der_of(new.cert), "new handshakes get the new certificate"
+    sub.ping()  # the client connected before the reload stays
+    time.sleep(2.5)  # two more checks with no change: nothing is reloaded again
+    assert log_count(b, RELOADED) == 1, "unchanged files are not reloaded at every check"
+
+
+def test_handshakes_beyond_the_bound_wait_until_one_ends(make_tls_broker, tls, clients):
+    """limits.max_tls_handshakes: with one handshake in progress (a client that connected and
+    sent nothing), the single worker leaves the next TLS connection in the kernel's queue; when
+    the stalled one goes away the waiting client's handshake runs."""
+    b = make_tls_broker(config={"workers": 1, "max_tls_handshakes": 1, "connect_timeout": 30})
+    staller = socket.create_connection((HOST, b.tls_port), timeout=5)
+    result: dict[str, Any] = {}
+
+    def handshake() -> None:
+        started = time.monotonic()
+        try:
+            c = tls.open(b)
+            result["seconds"] = time.monotonic() - started
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = repr(e)
+
+    t = threading.Thread(target=handshake, daemon=True)
+    t.start()
+    t.join(1.0)
+    assert t.is_alive(), f"the second handshake waits while the first is in progress: {result}"
+    round_trip(clients, b)  # plain MQTT on the same worker is not held up meanwhile
+    staller.close()
+    t.join(5.0)
+    assert "seconds" in result, f"once the stalled handshake ended the waiting one completes: {result}"
