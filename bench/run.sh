@@ -25,7 +25,7 @@
 # reading of "did this change make the broker slower" on a machine whose speed drifts between
 # runs. BENCH_QUICK=1 runs only the one-core scenarios (no latency, unpinned, durability,
 # recovery or micro-benchmarks), for that A/B; BENCH_BROKERS="hermod hermod-base" leaves
-# Mosquitto out of it.
+# Mosquitto out of it. BENCH_TRANSPORTS=0/1 leaves out or adds the TLS and WebSocket scenarios.
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -110,10 +110,16 @@ start_broker() {
       local conf=$WORK/hermod.toml exe=$HERMOD
       [[ $name == *-written ]] && conf=$WORK/hermod-written.toml
       [[ $name == hermod-base ]] && exe=$BASELINE
-      "${pin[@]}" "$exe" -c "$conf" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
+      if [[ -n $TRANSPORT ]]; then
+        # A TLS or WebSocket listener of its own instead of -p's plain one.
+        { cat "$conf"; hermod_listener "$port"; } >"$WORK/hermod-transport.toml"
+        "${pin[@]}" "$exe" -c "$WORK/hermod-transport.toml" "$@" >>"$WORK/$name.log" 2>&1 &
+      else
+        "${pin[@]}" "$exe" -c "$conf" -p "$port" "$@" >>"$WORK/$name.log" 2>&1 &
+      fi
       ;;
     mosquitto)
-      sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in" >"$WORK/mosquitto.conf"
+      { sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in"; mosquitto_listener; } >"$WORK/mosquitto.conf"
       "${pin[@]}" "$MOSQUITTO" -c "$WORK/mosquitto.conf" >>"$WORK/$name.log" 2>&1 &
       ;;
   esac
@@ -127,6 +133,31 @@ start_broker() {
   echo "run.sh: $name did not start on port $port; its log:" >&2
   tail -20 "$WORK/$name.log" >&2
   return 1
+}
+
+# TRANSPORT (tls, ws, or empty for plain TCP) and SERVER_KEY (ec, rsa) choose the listener of
+# the brokers start_broker starts, and the generator's flags (generator_target).
+TRANSPORT=""
+SERVER_KEY=ec
+hermod_listener() {
+  printf '\n[[listeners]]\nbind = "127.0.0.1"\nport = %s\ntransport = "%s"\n' "$1" "$TRANSPORT"
+  if [[ $TRANSPORT == tls ]]; then
+    printf 'cert_file = "%s"\nkey_file = "%s"\n' "$PKI/server-$SERVER_KEY.pem" "$PKI/server-$SERVER_KEY.key"
+  fi
+}
+# Lines added to the mosquitto listener (mosquitto.conf.in's last listener is the one).
+mosquitto_listener() {
+  case $TRANSPORT in
+    tls) printf 'certfile %s\nkeyfile %s\n' "$PKI/server-$SERVER_KEY.pem" "$PKI/server-$SERVER_KEY.key" ;;
+    ws) printf 'protocol websockets\n' ;;
+  esac
+}
+generator_target() {
+  case $TRANSPORT in
+    tls) echo "-h 127.0.0.1 -p $1 --cafile $PKI/ca.pem" ;;
+    ws) echo "-L ws://127.0.0.1:$1/mqtt" ;;
+    *) echo "-p $1" ;;
+  esac
 }
 
 stop_broker() {
@@ -154,7 +185,9 @@ measure() {
   sleep 0.2  # let start-up work (and its page faults) settle before the baseline
   cpu0=$(cpu_of "$pid"); rss0=$(mem_of "$pid" VmRSS); t0=$(now)
   out=$WORK/gen.out
-  local gen=("$CLI" bench "$@" -p "$port" --json --label "$broker")
+  local target
+  read -r -a target <<<"$(generator_target "$port")"
+  local gen=("$CLI" bench "$@" "${target[@]}" --json --label "$broker")
   ((RUN_RT)) && gen=(chrt -f 10 "${gen[@]}")
   [[ -n $gcpus ]] && gen=(taskset -c "$gcpus" "${gen[@]}")
   hold=""
@@ -354,6 +387,96 @@ else
   log "no $FILL (built with HERMOD_BENCH=OFF?); recovery benchmark skipped"
 fi
 fi  # QUICK
+
+# ------------------------------------------------------------------------------ transports
+# TLS and WebSocket (issue 14), both brokers on one core: handshakes per broker CPU-second with
+# an ECDSA P-256 and an RSA 2048 certificate (`openssl s_time`, a new full handshake per
+# connection, TLS 1.3); pairs and fanout over TLS and over WebSocket; idle connections over
+# both (BENCH_TRANSPORT_CONNS, 5000); and 1 MB payloads over WebSocket against the same over
+# TCP. They run unless BENCH_TRANSPORTS=0; with BENCH_QUICK=1 only if BENCH_TRANSPORTS=1.
+PKI=$WORK/pki
+TRANSPORT_CONNS=${BENCH_TRANSPORT_CONNS:-5000}
+make_pki() {
+  mkdir -p "$PKI"
+  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$PKI/ca.key" \
+    -out "$PKI/ca.pem" -days 2 -subj "/CN=bench CA" 2>/dev/null
+  local kind
+  for kind in ec rsa; do
+    local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    [[ $kind == rsa ]] && newkey=(-newkey rsa:2048)
+    openssl req -new "${newkey[@]}" -nodes -keyout "$PKI/server-$kind.key" -out "$PKI/server-$kind.csr" \
+      -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in "$PKI/server-$kind.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
+      -days 2 -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1') -out "$PKI/server-$kind.pem" 2>/dev/null
+  done
+  chmod 644 "$PKI"/*.key  # mosquitto drops privileges before it reads its key
+}
+
+# measure_handshakes KEY BROKER REP: full TLS handshakes with `openssl s_time` (one process,
+# one connection at a time, pinned to the generator's core) for DURATION seconds.
+measure_handshakes() {
+  local key=$1 broker=$2 rep=$3 port pid cpu0 cpu1 t0 t1 out n secs
+  port=$(free_port)
+  start_broker "$broker" "$port" "$BROKER_CPU" "${@:4}"
+  pid=$BROKER_PID
+  sleep 0.2
+  cpu0=$(cpu_of "$pid"); t0=$(now)
+  out=$(taskset -c "$GEN_CPU" openssl s_time -connect "127.0.0.1:$port" -new -time "$DURATION" 2>&1 || true)
+  t1=$(now); cpu1=$(cpu_of "$pid")
+  stop_broker "$pid"
+  n=$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\1/p' <<<"$out" | head -1)
+  secs=$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\2/p' <<<"$out" | head -1)
+  printf '{"key":"%s","broker":"%s","rep":%s,"rc":%s,"rt":0,"broker_cpu_s":%s,"wall_s":%s,"gen":{"scenario":"handshakes","delivered":%s,"msgs_per_s":%s}}\n' \
+    "$key" "$broker" "$rep" "$([[ -n $n ]] && echo 0 || echo 1)" "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "${n:-0}" \
+    "$(awk -v n="${n:-0}" -v s="${secs:-1}" 'BEGIN{printf "%.1f", s > 0 ? n / s : 0}')" >>"$RESULTS"
+  log "$key $broker rep $rep: $(/usr/bin/python3 "$ROOT/bench/summarize.py" --one "$(tail -1 "$RESULTS")")"
+}
+
+TRANSPORT_SCENARIOS=(
+  "tls|tls_pairs_q0|pairs --clients 16 --qos 0 --size 64 --duration $DURATION"
+  "tls|tls_pairs_q1|pairs --clients 16 --qos 1 --size 64 --duration $DURATION"
+  "tls|tls_fanout|fanout --clients 100 --qos 0 --size 64 --duration $DURATION"
+  "ws|ws_pairs_q0|pairs --clients 16 --qos 0 --size 64 --duration $DURATION"
+  "ws|ws_pairs_q1|pairs --clients 16 --qos 1 --size 64 --duration $DURATION"
+  "ws|ws_fanout|fanout --clients 100 --qos 0 --size 64 --duration $DURATION"
+  "tls|tls_conns|conns --connections $TRANSPORT_CONNS --sources 16 --hold 3 --setup-timeout 120"
+  "ws|ws_conns|conns --connections $TRANSPORT_CONNS --sources 16 --hold 3 --setup-timeout 120"
+  "|tcp_1mb|pairs --clients 2 --qos 1 --size 1000000 --window 4 --duration $DURATION"
+  "ws|ws_1mb|pairs --clients 2 --qos 1 --size 1000000 --window 4 --duration $DURATION"
+)
+RUN_TRANSPORTS=${BENCH_TRANSPORTS:-$((QUICK == 1 ? 0 : 1))}
+if [[ $RUN_TRANSPORTS == 1 ]]; then
+  make_pki
+  log "transports: TLS handshakes, TLS and WebSocket throughput, idle connections, 1 MB payloads"
+  for rep in $(seq "$REPS"); do
+    order=(hermod mosquitto)
+    ((rep % 2 == 0)) && order=(mosquitto hermod)
+    TRANSPORT=tls
+    for SERVER_KEY in ec rsa; do
+      for broker in "${order[@]}"; do
+        opts=()
+        [[ $broker == hermod ]] && opts=(--workers 1)
+        measure_handshakes "tls_handshake_$SERVER_KEY" "$broker" "$rep" "${opts[@]}"
+      done
+    done
+    SERVER_KEY=ec
+    for s in "${TRANSPORT_SCENARIOS[@]}"; do
+      TRANSPORT=${s%%|*}
+      rest=${s#*|}
+      key=${rest%%|*}
+      read -r -a args <<<"${rest#*|}"
+      for broker in "${order[@]}"; do
+        if [[ $broker == hermod ]]; then
+          measure "$key" hermod "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 -- "${args[@]}"
+        else
+          measure "$key" mosquitto "$rep" "$GEN_CPU" "$BROKER_CPU" -- "${args[@]}"
+        fi
+      done
+    done
+    TRANSPORT=""
+  done
+fi
 
 # --------------------------------------------------------------------------------------- report
 BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)

@@ -62,6 +62,9 @@ def one_line(r):
                 f"one session drained {r['received']} of {r['expected']}, stopped in {r['stop_s']:.2f} s")
     if g.get("error") and not g.get("sent") and not g.get("connected"):
         return f"ERROR {g['error']}"
+    if g.get("scenario") == "handshakes":
+        return (f"{g['delivered']} handshakes, {g['msgs_per_s']:.0f}/s, broker CPU {cpu_pct(r):.0f} %, "
+                f"{per_cpu_second(r):.0f} per broker CPU-s")
     if g.get("scenario") == "conns":
         per = growth_per_conn(r)
         per_s = f"{per:.0f} B/conn" if per is not None else "n/a"
@@ -333,6 +336,58 @@ def workers_section(runs, lines):
         lines.append("")
 
 
+TRANSPORT_TITLES = {
+    "tls_pairs_q0": "TLS pairs, QoS 0", "tls_pairs_q1": "TLS pairs, QoS 1", "tls_fanout": "TLS fanout, QoS 0",
+    "ws_pairs_q0": "WebSocket pairs, QoS 0", "ws_pairs_q1": "WebSocket pairs, QoS 1",
+    "ws_fanout": "WebSocket fanout, QoS 0",
+}
+
+
+def transports_section(runs, lines):
+    if not runs.of("tls_handshake_ec", "hermod") and not runs.of("ws_pairs_q0", "hermod"):
+        return
+    lines.append("## TLS and WebSocket: one worker on one core, both brokers")
+    lines.append("")
+    lines.append("Handshakes: `openssl s_time -new` (a full TLS 1.3 handshake per connection, one at a time) for "
+                 "the run's duration; *per broker CPU-s* is handshakes divided by the broker's CPU seconds. "
+                 "Throughput as above, every connection over the transport.")
+    lines.append("")
+    lines.append("| scenario | Hermod per s | Mosquitto per s | Hermod per broker CPU-s | Mosquitto per broker CPU-s "
+                 "| CPU-s ratio Hermod ÷ Mosquitto |")
+    lines.append("|---|---|---|---|---|---|")
+    rows = [("tls_handshake_ec", "TLS handshakes, ECDSA P-256"), ("tls_handshake_rsa", "TLS handshakes, RSA 2048")]
+    rows += list(TRANSPORT_TITLES.items())
+    for key, title in rows:
+        if not runs.of(key, "hermod"):
+            continue
+        rate = lambda r: r["gen"]["msgs_per_s"]  # noqa: E731
+        hc, mc = runs.med(key, "hermod", per_cpu_second), runs.med(key, "mosquitto", per_cpu_second)
+        lines.append(f"| {title} | {fmt_num(runs.med(key, 'hermod', rate))} | {fmt_num(runs.med(key, 'mosquitto', rate))} "
+                     f"| {fmt_num(hc)} | {fmt_num(mc)} | {fmt_ratio(ratio(hc, mc))} |")
+    lines.append("")
+    if runs.of("tls_conns", "hermod") or runs.of("ws_conns", "hermod"):
+        lines.append("| idle connections | Hermod RSS growth per connection, B | Mosquitto, B | Hermod ÷ Mosquitto |")
+        lines.append("|---|---|---|---|")
+        for key, title in (("tls_conns", "TLS"), ("ws_conns", "WebSocket")):
+            h, m = runs.med(key, "hermod", growth_per_conn), runs.med(key, "mosquitto", growth_per_conn)
+            lines.append(f"| {title} | {fmt_num(h)} | {fmt_num(m)} | {fmt_ratio(ratio(h, m))} |")
+        lines.append("")
+    if runs.of("ws_1mb", "hermod"):
+        lines.append("1 MB payloads, QoS 1, 2 pairs, window 4: WebSocket against TCP (target: WebSocket costs at most "
+                     "1.5× what TCP costs).")
+        lines.append("")
+        lines.append("| broker | TCP msg/s | WebSocket msg/s | TCP msg per CPU-s | WebSocket msg per CPU-s "
+                     "| CPU per message, WebSocket ÷ TCP |")
+        lines.append("|---|---|---|---|---|---|")
+        for broker in ("hermod", "mosquitto"):
+            rate = lambda r: r["gen"]["msgs_per_s"]  # noqa: E731
+            tc, wc = runs.med("tcp_1mb", broker, per_cpu_second), runs.med("ws_1mb", broker, per_cpu_second)
+            lines.append(f"| {broker} | {fmt_num(runs.med('tcp_1mb', broker, rate))} "
+                         f"| {fmt_num(runs.med('ws_1mb', broker, rate))} | {fmt_num(tc, 1)} | {fmt_num(wc, 1)} "
+                         f"| {fmt_ratio(ratio(tc, wc))} |")
+        lines.append("")
+
+
 def micro_section(micro, lines):
     if not micro:
         return
@@ -473,6 +528,7 @@ def report(a):
     baseline_section(runs, lines, a.baseline)
     latency_section(runs, lines, a.rt_latency)
     conns_section(runs, lines, a.fd_limit)
+    transports_section(runs, lines)
     workers_section(runs, lines)
     durability_section(runs, lines)
     micro_section(micro, lines)
