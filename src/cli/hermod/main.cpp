@@ -1,6 +1,7 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
 // until SIGINT or SIGTERM; SIGHUP reloads the password file. `hermod passwd` edits a password
-// file instead (passwd_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
+// file instead (passwd_command.cpp), `hermod convert-config` converts a mosquitto.conf
+// (convert_config_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
 #include <malloc.h>
 
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "broker/config/config.hpp"
 #include "base/log.hpp"
 #include "broker/store/store.hpp"
+#include "convert_config_command.hpp"
 #include "passwd_command.hpp"
 
 namespace {
@@ -100,8 +102,11 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", o.verbose, "debug logging");
   hermod::cli::PasswdOptions passwd;
   const auto* passwd_command = hermod::cli::add_passwd_command(app, passwd);
+  hermod::cli::ConvertConfigOptions convert;
+  const auto* convert_command = hermod::cli::add_convert_config_command(app, convert);
   CLI11_PARSE(app, argc, argv);
   if (passwd_command->parsed()) return hermod::cli::run_passwd(passwd);
+  if (convert_command->parsed()) return hermod::cli::run_convert_config(convert);
 
   hermod::broker::Config config;
   try {
