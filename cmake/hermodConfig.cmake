@@ -2,4 +2,5 @@
 include(CMakeFindDependencyMacro)
 find_dependency(Threads)
 find_dependency(Boost 1.74)
+find_dependency(OpenSSL 3)
 include(${CMAKE_CURRENT_LIST_DIR}/hermodTargets.cmake)

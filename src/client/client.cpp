@@ -4,7 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "client/client_link.hpp"
-#include "client/tcp_transport.hpp"
+#include "client/transport_factory.hpp"
 #include "mqtt/properties.hpp"
 #include "mqtt/topic.hpp"
 #include "mqtt/utf8.hpp"
@@ -44,7 +44,7 @@ std::shared_ptr<Client> Client::create(const asio::any_io_executor& ex, ClientOp
 Client::Client(const asio::any_io_executor& ex, ClientOptions options, TransportFactory factory)
     : ex_(ex),
       options_(std::move(options)),
-      factory_(factory ? std::move(factory) : TransportFactory(make_tcp_transport)),
+      factory_(factory ? std::move(factory) : make_transport_factory(options_)),
       session_(options_.offline_buffer, options_.max_inflight),
       backoff_(options_.reconnect.backoff),
       client_id_(options_.client_id),
@@ -230,7 +230,7 @@ void Client::arm_connect_timer(const std::shared_ptr<Link>& link) {
 
 void Client::on_transport_connected(const std::shared_ptr<Link>& link, std::error_code ec) {
   if (link != link_) return;
-  if (ec) return link_down(ec, "");
+  if (ec) return link_down(ec, link->transport->error_detail());
   state_ = State::awaiting_connack;
   last_received_ = Clock::now();
   start_read(link);
@@ -281,7 +281,12 @@ void Client::link_down(std::error_code ec, std::string detail, bool flush) {
     stop(ec);
   }
   if (was_connected && on_disconnected_) on_disconnected_(info);
-  if (!info.will_reconnect) finish_first_connect(ec, ConnectResult{false, reason.value_or(mqtt::ReasonCode::success), {}});
+  if (!info.will_reconnect) {
+    ConnectResult failed;
+    failed.reason = reason.value_or(mqtt::ReasonCode::success);
+    failed.detail = info.detail;
+    finish_first_connect(ec, failed);
+  }
 }
 
 void Client::schedule_reconnect() {

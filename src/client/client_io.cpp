@@ -59,7 +59,9 @@ void Client::on_read(const std::shared_ptr<Link>& link, std::error_code ec, std:
   if (link != link_) return;
   if (ec) {
     const bool connecting = state_ == State::awaiting_connack;
-    return link_down(Errc::connection_lost, (connecting ? "closed before CONNACK: " : "") + ec.message());
+    const std::string transport_detail = link->transport->error_detail();
+    return link_down(Errc::connection_lost, (connecting ? "closed before CONNACK: " : "") + ec.message() +
+                                                (transport_detail.empty() ? "" : " (" + transport_detail + ")"));
   }
   last_received_ = Clock::now();
   ping_deadline_.reset();  // any packet proves the broker alive

@@ -1,5 +1,7 @@
 #include "client/error.hpp"
 
+#include <openssl/x509.h>
+
 namespace hermod::client {
 
 namespace {
@@ -22,6 +24,10 @@ class ClientCategory final : public std::error_category {
       case Errc::timeout: return "timed out";
       case Errc::already_connecting: return "already connected or connecting";
       case Errc::packet_too_large: return "packet exceeds the broker's maximum packet size";
+      case Errc::tls_setup_failed: return "TLS setup failed";
+      case Errc::websocket_refused: return "the server refused the WebSocket upgrade";
+      case Errc::websocket_closed: return "the server closed the WebSocket";
+      case Errc::websocket_error: return "WebSocket protocol error by the server";
     }
     return "unknown client error";
   }
@@ -35,6 +41,14 @@ class ReasonCategory final : public std::error_category {
   }
 };
 
+class TlsVerifyCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "hermod.tls_verify"; }
+  std::string message(int ev) const override {
+    return std::string("the broker's TLS certificate did not verify: ") + X509_verify_cert_error_string(ev);
+  }
+};
+
 }  // namespace
 
 const std::error_category& client_category() {
@@ -44,6 +58,11 @@ const std::error_category& client_category() {
 
 const std::error_category& reason_category() {
   static const ReasonCategory c;
+  return c;
+}
+
+const std::error_category& tls_verify_category() {
+  static const TlsVerifyCategory c;
   return c;
 }
 

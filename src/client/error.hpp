@@ -1,10 +1,13 @@
 // Errors the client library reports through completion handlers and ClientError, as
-// std::error_code values in two categories:
+// std::error_code values in three categories:
 //  * client_category(): what went wrong on our side of the wire (Errc below): a timeout, a lost
 //    connection, a full offline buffer, a malformed packet from the peer...
 //  * reason_category(): an MQTT reason code the broker sent (CONNACK refusal, PUBACK/PUBREC failure,
 //    a server DISCONNECT), so `ec.message()` reads "not authorized" and `reason_of(ec)` gives it back.
-// Transport errors (connection refused, reset...) arrive as Asio's system error codes.
+//  * tls_verify_category(): the broker's TLS certificate did not verify; the value is OpenSSL's
+//    verification result (X509_V_ERR_...), so `ec.message()` says why ("hostname mismatch",
+//    "unable to get local issuer certificate").
+// Transport errors (connection refused, reset, TLS alerts) arrive as Asio's error codes.
 // Any thread; the categories are immutable singletons (constants, not mutable state).
 #pragma once
 
@@ -31,10 +34,15 @@ enum class Errc {
   timeout,                 // a synchronous call did not complete in the time it was given
   already_connecting,      // connect() while a connection exists or is being made
   packet_too_large,        // the packet exceeds the broker's maximum packet size
+  tls_setup_failed,        // the TLS context did not load (CA, certificate or key file; detail says which)
+  websocket_refused,       // the server did not accept the WebSocket upgrade (detail: its answer)
+  websocket_closed,        // the server closed the WebSocket (a close frame)
+  websocket_error,         // the server broke RFC 6455 (detail names the rule)
 };
 
 const std::error_category& client_category();
 const std::error_category& reason_category();
+const std::error_category& tls_verify_category();
 
 std::error_code make_error_code(Errc e);
 // An error_code carrying an MQTT reason code (>= 0x80 for failures).

@@ -45,6 +45,9 @@ struct ConnectResult {
   bool session_present = false;
   mqtt::ReasonCode reason = mqtt::ReasonCode::success;
   mqtt::Properties props;  // MQTT 5: assigned client id, server keep alive, receive maximum...
+  // A failed connection: what the error code cannot carry (the server's answer to a WebSocket
+  // upgrade, which TLS file did not load, the decoder's explanation...). Empty on success.
+  std::string detail;
 };
 
 // Why a connection ended.

@@ -1,6 +1,7 @@
-// Configuration of a Client: where and how to connect, and the reliability knobs (reconnect
-// backoff, offline buffer, in-flight window, keepalive). Any thread; plain value types, copied
-// into the Client at creation.
+// Configuration of a Client: where and how to connect (address, transport: TCP, TLS, WebSocket or
+// WebSocket over TLS, and the TLS settings), and the reliability knobs (reconnect backoff, offline
+// buffer, in-flight window, keepalive). Any thread; plain value types, copied into the Client at
+// creation. broker_url.hpp fills the address and transport from a URL (mqtts://host:8883).
 #pragma once
 
 #include <chrono>
@@ -41,9 +42,47 @@ struct BufferLimits {
   std::size_t max_bytes = 16 * 1024 * 1024;  // topic + payload bytes
 };
 
+// The byte stream under MQTT. The default TransportFactory (transport_factory.hpp) picks the
+// transport from ClientOptions::transport.
+enum class TransportKind : std::uint8_t {
+  tcp,  // MQTT over TCP (port 1883 by convention)
+  tls,  // MQTT over TLS (8883)
+  ws,   // MQTT over WebSocket (RFC 6455; 80, or what the broker's listener uses)
+  wss,  // MQTT over WebSocket over TLS (443)
+};
+const char* to_string(TransportKind kind);  // "tcp", "tls", "ws", "wss"
+inline bool uses_tls(TransportKind k) { return k == TransportKind::tls || k == TransportKind::wss; }
+inline bool uses_websocket(TransportKind k) { return k == TransportKind::ws || k == TransportKind::wss; }
+
+enum class TlsVersion : std::uint8_t { v1_2, v1_3 };
+
+// TLS settings of transports tls and wss (OpenSSL 3). Files are PEM; relative paths are taken
+// relative to the working directory.
+struct TlsOptions {
+  // CAs that verify the broker's certificate: a file, and/or a hashed directory (c_rehash). With
+  // neither, the system's default trust store (what OpenSSL was built to use).
+  std::string ca_file;
+  std::string ca_dir;
+  // A client certificate (and its chain) for brokers that ask for one, and its private key; an
+  // empty key_file means the key is in cert_file. key_password decrypts an encrypted key.
+  std::string cert_file;
+  std::string key_file;
+  std::string key_password;
+  // Sends the host as SNI (names, not IP addresses) and checks that the certificate is for the
+  // host the client connects to (DNS name or IP address in subjectAltName). On by default.
+  bool verify_server_name = true;
+  // Accepts any certificate: no chain and no name verification. For tests only: anyone on the
+  // path can impersonate the broker.
+  bool insecure = false;
+  TlsVersion min_version = TlsVersion::v1_2;
+};
+
 struct ClientOptions {
   std::string host = "localhost";
   std::uint16_t port = 1883;
+  TransportKind transport = TransportKind::tcp;
+  TlsOptions tls;                  // transports tls and wss
+  std::string ws_path = "/mqtt";   // transports ws and wss: the HTTP path of the upgrade request
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::v3_1_1;
 
   // CONNECT fields. An empty client id asks the broker to assign one (3.1.1 requires
@@ -56,7 +95,8 @@ struct ClientOptions {
   std::optional<std::string> password;
   mqtt::Properties connect_props;        // MQTT 5 CONNECT properties (session expiry...)
 
-  // No TCP connection + CONNACK within this time: the attempt fails with Errc::connect_timeout.
+  // No connection (TCP, then the TLS and WebSocket handshakes) + CONNACK within this time: the
+  // attempt fails with Errc::connect_timeout.
   std::chrono::milliseconds connect_timeout = 10s;
   // After a PINGREQ, the link is declared dead if nothing arrives within this time.
   // 0: the keepalive interval itself.

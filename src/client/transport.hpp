@@ -1,6 +1,7 @@
-// The transport seam: the client speaks MQTT over any ordered, reliable byte stream. TCP is the
-// one implementation today (tcp_transport.hpp); TLS (asio::ssl) and WebSocket (Beast) plug in
-// here later without the protocol code knowing. Tests plug in an in-memory fake.
+// The transport seam: the client speaks MQTT over any ordered, reliable byte stream. TCP
+// (tcp_transport.hpp), TLS on asio::ssl (tls_transport.hpp) and WebSocket over either of them
+// (ws_transport.hpp, which wraps another Transport) implement it without the protocol code
+// knowing; transport_factory.hpp picks one from ClientOptions. Tests plug in an in-memory fake.
 //
 // Threads: a Transport lives on its Client's executor; every method is called from it and every
 // handler runs on it. A Transport is used for one connection only: each (re)connect creates a
@@ -28,7 +29,7 @@ class Transport {
 
   virtual ~Transport() = default;
 
-  // Resolves `host` and connects to `port` (for TLS/WebSocket this will include the handshakes).
+  // Resolves `host` and connects to `port`, including the TLS and WebSocket handshakes.
   virtual void async_connect(const std::string& host, std::uint16_t port, ConnectHandler handler) = 0;
   // Reads at least one byte into `buffer`; an error (including end of stream) ends the stream.
   virtual void async_read_some(boost::asio::mutable_buffer buffer, IoHandler handler) = 0;
@@ -36,6 +37,9 @@ class Transport {
   virtual void async_write(boost::asio::const_buffer buffer, IoHandler handler) = 0;
   // Closes the stream; idempotent, never fails.
   virtual void close() = 0;
+  // After a failure: what the error code cannot say (the server's answer to a WebSocket upgrade,
+  // the close code it sent...), or empty.
+  virtual std::string error_detail() const { return {}; }
 };
 
 using TransportFactory = std::function<std::shared_ptr<Transport>(const boost::asio::any_io_executor&)>;

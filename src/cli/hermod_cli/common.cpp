@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "client/transport_factory.hpp"
+
 namespace hermod::cli {
 
 namespace {
@@ -25,9 +27,9 @@ std::uint8_t reason_byte(mqtt::ReasonCode rc) { return static_cast<std::uint8_t>
 
 }  // namespace
 
-void add_common_options(CLI::App& app, CommonArgs& a) {
+void add_common_options(CLI::App& app, CommonArgs& a, const std::string& url_help) {
   app.add_option("-h,--host", a.host, "broker host (default localhost)");
-  app.add_option("-p,--port", a.port, "broker port (default 1883)")->check(CLI::Range(1, 65535));
+  app.add_option("-p,--port", a.port, "broker port (default 1883; 8883 with TLS)")->check(CLI::Range(1, 65535));
   app.add_option("-i,--id", a.client_id, "client id (default: generated)");
   app.add_option("-I,--id-prefix", a.id_prefix, "generated client id starts with this");
   app.add_option("-u,--username", a.username, "user name");
@@ -51,6 +53,7 @@ void add_common_options(CLI::App& app, CommonArgs& a) {
                  "MQTT 5 property: -D command name value, e.g. -D publish user-property key value, "
                  "-D connect session-expiry-interval 60 (commands: connect, publish, subscribe, "
                  "unsubscribe, disconnect, will)");
+  add_transport_options(app, a.transport, url_help);
 }
 
 mqtt::ProtocolVersion parse_protocol(const std::string& text) {
@@ -60,7 +63,8 @@ mqtt::ProtocolVersion parse_protocol(const std::string& text) {
   throw std::invalid_argument("invalid protocol version '" + text + "' (mqttv5, mqttv311, mqttv31)");
 }
 
-client::ClientOptions make_client_options(const CommonArgs& a, std::string_view tool) {
+client::ClientOptions make_client_options(const CommonArgs& a, std::string_view tool,
+                                          std::optional<std::string>* url_topic) {
   client::ClientOptions o;
   o.version = parse_protocol(a.protocol);
   const bool v5 = mqtt::is_v5(o.version);
@@ -70,8 +74,9 @@ client::ClientOptions make_client_options(const CommonArgs& a, std::string_view 
     throw std::invalid_argument("you must provide a client id (-i) with -c");
   }
   if (a.will_payload && !a.will_topic) throw std::invalid_argument("--will-payload needs --will-topic");
-  o.host = a.host;
-  o.port = static_cast<std::uint16_t>(a.port);
+  const Endpoint endpoint = resolve_endpoint(a.transport, a.host, a.port, "localhost");
+  apply_endpoint(endpoint, o);
+  if (url_topic) *url_topic = endpoint.topic;
   o.client_id = a.client_id;
   if (o.client_id.empty()) {
     // 3.1 allows at most 23 characters; this stays under it with a short prefix.
@@ -80,9 +85,12 @@ client::ClientOptions make_client_options(const CommonArgs& a, std::string_view 
   }
   o.clean_start = !a.no_clean_session;
   o.keep_alive = static_cast<std::uint16_t>(a.keepalive);
-  o.username = a.username;
-  o.password = a.password;
-  if (a.password && !a.username && !v5) throw std::invalid_argument("-P needs -u before MQTT 5");
+  if ((endpoint.username || endpoint.password) && (a.username || a.password)) {
+    throw std::invalid_argument("the -L URL has credentials: do not combine it with -u or -P");
+  }
+  o.username = endpoint.username ? endpoint.username : a.username;
+  o.password = endpoint.password ? endpoint.password : a.password;
+  if (o.password && !o.username && !v5) throw std::invalid_argument("-P needs -u before MQTT 5");
   if (a.will_topic) {
     mqtt::Will w;
     w.topic = *a.will_topic;
@@ -155,13 +163,23 @@ void install_debug_trace(client::Client& client) {
   });
 }
 
-int report_connect_failure(const std::error_code& ec, mqtt::ProtocolVersion version, bool quiet) {
+int report_connect_failure(const std::error_code& ec, mqtt::ProtocolVersion version, bool quiet,
+                           const std::string& detail) {
   if (auto reason = client::reason_of(ec)) {
     if (!quiet) std::fprintf(stderr, "Connection error: Connection Refused: %s.\n", ec.message().c_str());
     return mqtt::is_v5(version) ? reason_byte(*reason) : mqtt::to_v3_connack_code(*reason);
   }
-  if (!quiet) std::fprintf(stderr, "Error: %s\n", ec.message().c_str());
+  if (!quiet) {
+    std::fprintf(stderr, "Error: %s%s%s\n", ec.message().c_str(), detail.empty() ? "" : ": ", detail.c_str());
+  }
   return 1;
+}
+
+client::TransportFactory make_factory(const client::ClientOptions& options) {
+  std::string error;
+  auto factory = client::make_transport_factory(options, &error);
+  if (!error.empty()) throw std::invalid_argument(error);
+  return factory;
 }
 
 void parse_args(CLI::App& app, std::vector<std::string> args) {

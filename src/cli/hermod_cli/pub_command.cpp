@@ -51,12 +51,12 @@ struct LineFeed {
 
 class PubRun {
  public:
-  PubRun(client::ClientOptions options, const CommonArgs& common, PubArgs args)
+  PubRun(client::ClientOptions options, client::TransportFactory factory, const CommonArgs& common, PubArgs args)
       : common_(common),
         args_(std::move(args)),
         signals_(io_, SIGINT, SIGTERM),
         progress_(io_, "pub", args_.progress, common.quiet) {
-    client_ = client::Client::create(io_.get_executor(), std::move(options));
+    client_ = client::Client::create(io_.get_executor(), std::move(options), std::move(factory));
     if (common_.debug) install_debug_trace(*client_);
   }
 
@@ -65,9 +65,9 @@ class PubRun {
       if (!ec) finish();
     });
     progress_.start();
-    client_->async_connect([this, single_payload](std::error_code ec, const client::ConnectResult&) {
+    client_->async_connect([this, single_payload](std::error_code ec, const client::ConnectResult& result) {
       if (ec) {
-        rc_ = report_connect_failure(ec, client_->options().version, common_.quiet);
+        rc_ = report_connect_failure(ec, client_->options().version, common_.quiet, result.detail);
         signals_.cancel();
         progress_.stop();
         io_.stop();
@@ -175,8 +175,10 @@ int run_pub(std::vector<std::string> args) {
   PubArgs pub;
   CLI::App app{"Publish MQTT messages; flags as mosquitto_pub.", "hermod-cli pub"};
   app.set_help_flag("--help", "print this help and exit");
-  add_common_options(app, common);
-  app.add_option("-t,--topic", pub.topic, "topic to publish to")->required();
+  add_common_options(app, common,
+                     "mqtt(s): the path is the topic (as mosquitto_pub -L), instead of -t; ws(s): the path is the "
+                     "WebSocket path (default /mqtt) and the topic comes from -t.");
+  app.add_option("-t,--topic", pub.topic, "topic to publish to (or the path of an mqtt(s):// -L URL)");
   app.add_option("-m,--message", pub.message, "message payload");
   app.add_option("-f,--file", pub.file, "send the contents of a file as the message");
   app.add_flag("-l,--stdin-line", pub.lines, "send each line of stdin as a message (blank lines are skipped)");
@@ -186,12 +188,18 @@ int run_pub(std::vector<std::string> args) {
   app.add_flag("--progress", pub.progress, "progress line on stderr even when it is not a terminal");
 
   client::ClientOptions options;
+  client::TransportFactory factory;
   try {
     extract_properties(args, common.props);
     parse_args(app, std::move(args));
     const int sources = (pub.message ? 1 : 0) + (pub.file ? 1 : 0) + pub.lines + pub.null_message + pub.stdin_file;
     if (sources != 1) throw std::invalid_argument("give exactly one of -m, -f, -l, -n, -s");
-    options = make_client_options(common, "pub");
+    std::optional<std::string> url_topic;
+    options = make_client_options(common, "pub", &url_topic);
+    if (url_topic && !pub.topic.empty()) throw std::invalid_argument("give the topic with -t or in the -L URL, not both");
+    if (url_topic) pub.topic = *url_topic;
+    if (pub.topic.empty()) throw std::invalid_argument("a topic is needed (-t, or the path of an mqtt:// -L URL)");
+    factory = make_factory(options);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::invalid_argument& e) {
@@ -211,7 +219,7 @@ int run_pub(std::vector<std::string> args) {
     }
     payload = read_all(in);
   }
-  PubRun run(std::move(options), common, pub);
+  PubRun run(std::move(options), std::move(factory), common, pub);
   return run.run(payload);
 }
 

@@ -39,13 +39,13 @@ struct SubArgs {
 
 class SubRun {
  public:
-  SubRun(client::ClientOptions options, const CommonArgs& common, SubArgs args)
+  SubRun(client::ClientOptions options, client::TransportFactory factory, const CommonArgs& common, SubArgs args)
       : common_(common),
         args_(std::move(args)),
         signals_(io_, SIGINT, SIGTERM),
         timeout_(io_),
         progress_(io_, "sub", args_.progress, common.quiet) {
-    client_ = client::Client::create(io_.get_executor(), std::move(options));
+    client_ = client::Client::create(io_.get_executor(), std::move(options), std::move(factory));
     if (common_.debug) install_debug_trace(*client_);
     client_->set_message_handler([this](const client::Message& m) { on_message(m); });
     client_->set_disconnected_handler([this](const client::DisconnectInfo& d) {
@@ -60,9 +60,9 @@ class SubRun {
       if (!ec) finish();
     });
     progress_.start();
-    client_->async_connect([this](std::error_code ec, const client::ConnectResult&) {
+    client_->async_connect([this](std::error_code ec, const client::ConnectResult& result) {
       if (ec) {
-        rc_ = report_connect_failure(ec, client_->options().version, common_.quiet);
+        rc_ = report_connect_failure(ec, client_->options().version, common_.quiet, result.detail);
         stop_io();
         return;
       }
@@ -180,8 +180,10 @@ int run_sub(std::vector<std::string> args) {
   SubArgs sub;
   CLI::App app{"Subscribe to MQTT topics and print the messages; flags as mosquitto_sub.", "hermod-cli sub"};
   app.set_help_flag("--help", "print this help and exit");
-  add_common_options(app, common);
-  app.add_option("-t,--topic", sub.topics, "topic filter to subscribe to (repeatable)")->required();
+  add_common_options(app, common,
+                     "mqtt(s): the path is a topic filter (as mosquitto_sub -L), added to those of -t; ws(s): the "
+                     "path is the WebSocket path (default /mqtt) and the filters come from -t.");
+  app.add_option("-t,--topic", sub.topics, "topic filter to subscribe to (repeatable; or the path of an mqtt(s):// -L URL)");
   app.add_flag("-v,--verbose", sub.verbose, "print 'topic payload'");
   app.add_option("-C,--count", sub.count, "exit after this many messages")->check(CLI::PositiveNumber);
   app.add_option("-W,--timeout", sub.timeout, "exit with code 27 after this many seconds connected")
@@ -197,10 +199,15 @@ int run_sub(std::vector<std::string> args) {
       ->check(CLI::Range(0, 2));
 
   client::ClientOptions options;
+  client::TransportFactory factory;
   try {
     extract_properties(args, common.props);
     parse_args(app, std::move(args));
-    options = make_client_options(common, "sub");
+    std::optional<std::string> url_topic;
+    options = make_client_options(common, "sub", &url_topic);
+    if (url_topic) sub.topics.push_back(*url_topic);
+    if (sub.topics.empty()) throw std::invalid_argument("a topic filter is needed (-t, or the path of an mqtt:// -L URL)");
+    factory = make_factory(options);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::invalid_argument& e) {
@@ -213,7 +220,7 @@ int run_sub(std::vector<std::string> args) {
       return 1;
     }
   }
-  SubRun run(std::move(options), common, std::move(sub));
+  SubRun run(std::move(options), std::move(factory), common, std::move(sub));
   return run.run();
 }
 

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <stdexcept>
 
@@ -17,6 +18,7 @@
 #include "bench/traffic_run.hpp"
 #include "commands.hpp"
 #include "common.hpp"
+#include "transport_args.hpp"
 
 namespace hermod::cli {
 
@@ -34,9 +36,12 @@ void raise_fd_limit() {
   }
 }
 
-void add_options(CLI::App& app, BenchOptions& o, std::string& protocol) {
+void add_options(CLI::App& app, BenchOptions& o, std::string& protocol, TransportArgs& transport) {
   app.add_option("-h,--host", o.host, "broker host (default 127.0.0.1)");
-  app.add_option("-p,--port", o.port, "broker port (default 1883)");
+  app.add_option("-p,--port", o.port, "broker port (default 1883; 8883 with TLS)")->check(CLI::Range(1, 65535));
+  add_transport_options(app, transport,
+                        "Every connection of the run uses this transport; ws(s): the path is the WebSocket path "
+                        "(default /mqtt); mqtt(s): no path (the bench picks its own topics).");
   app.add_option("-V,--protocol-version", protocol, "MQTT version: 311 or 5 (default 311)")
       ->check(CLI::IsMember({"31", "311", "5", "mqttv31", "mqttv311", "mqttv5"}));
   app.add_option("--threads", o.threads, "event loops, one thread each (default 1)")->check(CLI::Range(1u, 256u));
@@ -69,6 +74,20 @@ void add_options(CLI::App& app, BenchOptions& o, std::string& protocol) {
       ->check(CLI::Range(1u, 100'000u));
   app.add_option("--hold", o.hold, "conns: seconds to hold the connections once all are up (default 5)")
       ->check(CLI::Range(0.0, 3600.0));
+}
+
+// -L and the TLS flags: the transport of every connection, and the address.
+void apply_transport(const CLI::App& app, const TransportArgs& t, BenchOptions& o) {
+  const std::optional<std::string> host = app.count("--host") ? std::optional<std::string>(o.host) : std::nullopt;
+  const std::optional<int> port = app.count("--port") ? std::optional<int>(o.port) : std::nullopt;
+  const Endpoint e = resolve_endpoint(t, host, port, o.host);
+  if (e.topic) throw std::invalid_argument("bench picks its own topics: the -L URL takes no path for mqtt(s)");
+  if (e.username || e.password) throw std::invalid_argument("bench connects anonymously: the -L URL takes no credentials");
+  o.transport = e.transport;
+  o.host = e.host;
+  o.port = e.port;
+  o.ws_path = e.ws_path;
+  o.tls = e.tls;
 }
 
 // Defaults that depend on the scenario, for options the user did not give.
@@ -105,6 +124,7 @@ int run(const BenchOptions& o) {
 
 int run_bench(std::vector<std::string> args) {
   BenchOptions o;
+  TransportArgs transport;
   std::string scenario;
   std::string protocol = "311";
   CLI::App app{
@@ -114,16 +134,19 @@ int run_bench(std::vector<std::string> args) {
       "  fanout   1 publisher, N subscribers of one topic: deliveries/s\n"
       "  fanin    N publishers, 1 subscriber of a wildcard: deliveries/s\n"
       "  latency  N pairs at a fixed total rate: end-to-end latency percentiles\n"
-      "  conns    N idle connections: connect rate, then held for memory sampling",
+      "  conns    N idle connections: connect rate, then held for memory sampling\n"
+      "Transport (every connection of the run): TCP by default; TLS with --cafile, --capath or --cert\n"
+      "(or -L mqtts://host:port); WebSocket with -L ws://host:port/path, over TLS with -L wss://...",
       "hermod-cli bench"};
   app.set_help_flag("--help", "print this help and exit");
   app.add_option("scenario", scenario, "pairs | fanout | fanin | latency | conns")
       ->required()
       ->check(CLI::IsMember({"pairs", "fanout", "fanin", "latency", "conns"}));
-  add_options(app, o, protocol);
+  add_options(app, o, protocol, transport);
   try {
     parse_args(app, std::move(args));
     o.version = parse_protocol(protocol);
+    apply_transport(app, transport, o);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::invalid_argument& e) {

@@ -47,7 +47,8 @@ BenchConnection::~BenchConnection() {
   }
 }
 
-bool BenchConnection::open(const sockaddr_in& to, const sockaddr_in* from) {
+bool BenchConnection::open(const sockaddr_in& to, const sockaddr_in* from, std::unique_ptr<TransportLayer> layer) {
+  layer_ = std::move(layer);
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return false;
   const int one = 1;
@@ -106,12 +107,50 @@ void BenchConnection::on_event(std::uint32_t events) {
     getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return fail("connect failed");
     connecting_ = false;
+    if (layer_) {
+      handshaking_ = true;
+      return handshake();
+    }
     update_interest();
     sink_.on_open(*this);
     return;
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_ready();
+  if (handshaking_) return handshake();
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if (layer_) {
+      read_ready_layered();
+    } else {
+      read_ready();
+    }
+  }
   if (fd_ >= 0 && (events & EPOLLOUT)) on_flush();
+}
+
+void BenchConnection::handshake() {
+  switch (layer_->handshake(fd_)) {
+    case TransportLayer::Step::want_read: return set_interest(false);
+    case TransportLayer::Step::want_write: return set_interest(true);
+    case TransportLayer::Step::failed: return fail(layer_->why());
+    case TransportLayer::Step::done: break;
+  }
+  handshaking_ = false;
+  set_interest(false);
+  sink_.on_open(*this);
+  // Frames that came with the upgrade response wait in the layer: read them now, no event
+  // will announce them.
+  if (fd_ >= 0) read_ready_layered();
+}
+
+void BenchConnection::read_ready_layered() {
+  // Until the layer has drained the socket (see TransportLayer::read): no fixed number of reads.
+  while (fd_ >= 0) {
+    const auto r = layer_->read(fd_, loop_.scratch(), loop_.scratch_size());
+    if (r.n > 0) process(std::string_view(loop_.scratch(), r.n));
+    if (fd_ < 0) return;
+    if (layer_->pending() > 0) queued();  // pongs
+    if (r.failed) return fail(layer_->why());
+    if (r.drained) return;
+  }
 }
 
 void BenchConnection::read_ready() {
@@ -165,17 +204,28 @@ void BenchConnection::process(std::string_view data) {
   if (fd_ >= 0 && pos < data.size()) in_.assign(data.substr(pos));
 }
 
+bool BenchConnection::write_layered() {
+  bool failed = false;
+  out_off_ += layer_->write(fd_, out_.data() + out_off_, out_.size() - out_off_, failed);
+  if (failed) fail(layer_->why());
+  return !failed;
+}
+
 void BenchConnection::on_flush() {
   dirty_ = false;
   if (fd_ < 0 || connecting_) return;
-  while (out_off_ < out_.size()) {
-    const ssize_t n = ::write(fd_, out_.data() + out_off_, out_.size() - out_off_);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return fail("write error");
+  if (layer_) {
+    if (handshaking_ || !write_layered()) return;
+  } else {
+    while (out_off_ < out_.size()) {
+      const ssize_t n = ::write(fd_, out_.data() + out_off_, out_.size() - out_off_);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return fail("write error");
+      }
+      out_off_ += static_cast<std::size_t>(n);
     }
-    out_off_ += static_cast<std::size_t>(n);
   }
   if (out_off_ == out_.size()) {
     out_.clear();
@@ -195,10 +245,13 @@ void BenchConnection::on_flush() {
 
 void BenchConnection::update_interest() {
   if (fd_ < 0) return;
-  const bool want = out_off_ < out_.size();
-  if (want == want_write_) return;
-  want_write_ = want;
-  loop_.modify(fd_, want ? (EPOLLIN | EPOLLOUT) : EPOLLIN, this);
+  set_interest(out_off_ < out_.size() || (layer_ && layer_->pending() > 0));
+}
+
+void BenchConnection::set_interest(bool write) {
+  if (fd_ < 0 || write == want_write_) return;
+  want_write_ = write;
+  loop_.modify(fd_, write ? (EPOLLIN | EPOLLOUT) : EPOLLIN, this);
 }
 
 void BenchConnection::fail(std::string_view why) {

@@ -1,6 +1,8 @@
 // One MQTT client connection of the load generator: a non-blocking TCP socket (TCP_NODELAY) on a
 // Loop, the bytes of an incomplete incoming packet, and an output buffer written once per loop
-// turn. Incoming bytes are read into the loop's scratch buffer and decoded with the project's
+// turn. For a TLS or WebSocket run a TransportLayer sits between the socket and the MQTT bytes
+// (its handshakes run before on_open); a plain TCP connection has none and takes the same path
+// as before it existed. Incoming bytes are read into the loop's scratch buffer and decoded with the project's
 // codec (parse_fixed_header + decode_packet); every packet goes to the Sink. Nothing here knows
 // about publishers or subscribers.
 // Thread: the loop's thread only. The Sink must outlive the connection.
@@ -9,10 +11,12 @@
 #include <netinet/in.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "bench/event_loop.hpp"
+#include "bench/transport_layer.hpp"
 #include "mqtt/decoder.hpp"
 #include "mqtt/packet.hpp"
 
@@ -26,7 +30,7 @@ sockaddr_in resolve_ipv4(const std::string& host, int port);
 // What a connection reports to its owner.
 class ConnectionSink {
  public:
-  // TCP is up; the owner sends CONNECT.
+  // TCP (and TLS, WebSocket) is up; the owner sends CONNECT.
   virtual void on_open(BenchConnection& c) = 0;
   virtual void on_packet(BenchConnection& c, mqtt::Packet&& p) = 0;
   // The per-message packets come without building an mqtt::Packet (its Properties and strings
@@ -53,9 +57,9 @@ class BenchConnection final : public Loop::Handler {
   BenchConnection(const BenchConnection&) = delete;
   BenchConnection& operator=(const BenchConnection&) = delete;
 
-  // Starts a non-blocking connect to `to`, from `from` if given (any port). False with errno set
-  // when the socket cannot even be created.
-  bool open(const sockaddr_in& to, const sockaddr_in* from);
+  // Starts a non-blocking connect to `to`, from `from` if given (any port), with `layer` (TLS,
+  // WebSocket) on top if given. False with errno set when the socket cannot even be created.
+  bool open(const sockaddr_in& to, const sockaddr_in* from, std::unique_ptr<TransportLayer> layer = nullptr);
   // Sends what is queued (best effort) and closes.
   void close_gracefully();
   bool is_open() const { return fd_ >= 0; }
@@ -64,7 +68,7 @@ class BenchConnection final : public Loop::Handler {
   std::string& out() { return out_; }
   void queued();
   void send(const mqtt::Packet& p);
-  bool congested() const { return out_.size() - out_off_ > kHighWater; }
+  bool congested() const { return out_.size() - out_off_ + (layer_ ? layer_->pending() : 0) > kHighWater; }
 
   mqtt::ProtocolVersion version() const { return version_; }
   Loop& loop() { return loop_; }
@@ -74,21 +78,28 @@ class BenchConnection final : public Loop::Handler {
 
  private:
   void read_ready();
+  void read_ready_layered();
+  void handshake();
+  // Writes out_ through the layer; false if the connection failed (and was closed).
+  bool write_layered();
   void process(std::string_view data);
   void fail(std::string_view why);
   void update_interest();
+  void set_interest(bool write);
 
   Loop& loop_;
   ConnectionSink& sink_;
   mqtt::ProtocolVersion version_;
   int fd_ = -1;
   bool connecting_ = false;
+  bool handshaking_ = false;  // TCP is up, the layer's handshakes are not done
   bool dirty_ = false;
   bool want_write_ = false;
   bool was_congested_ = false;
   std::string in_;   // bytes of an incomplete packet
   std::string out_;  // bytes not yet written, from out_off_
   std::size_t out_off_ = 0;
+  std::unique_ptr<TransportLayer> layer_;  // null: plain TCP
 };
 
 }  // namespace hermod::cli::bench

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "client/options.hpp"
 #include "mqtt/packet_type.hpp"
 
 namespace hermod::cli::bench {
@@ -16,6 +17,10 @@ struct BenchOptions {
   Scenario scenario = Scenario::pairs;
   std::string host = "127.0.0.1";
   int port = 1883;
+  // Every connection of the run goes over this transport (TransportLayer for all but tcp).
+  client::TransportKind transport = client::TransportKind::tcp;
+  client::TlsOptions tls;         // tls, wss
+  std::string ws_path = "/mqtt";  // ws, wss
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::v3_1_1;
   unsigned threads = 1;        // event loops, one thread each
   double duration = 5.0;       // seconds of publishing (every loop stops by count or time)

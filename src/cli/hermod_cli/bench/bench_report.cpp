@@ -56,6 +56,7 @@ std::string describe(const BenchOptions& o, const TrafficResult& r) {
     case Scenario::conns: break;
   }
   std::string rate = o.rate > 0 ? fmt::format(", {:.0f} msg/s offered", o.rate) : std::string();
+  if (o.transport != client::TransportKind::tcp) who += fmt::format(" over {}", client::to_string(o.transport));
   return fmt::format("{}: {}, QoS {}{}, {} B payload, window {}{}, {} thread{}, {:.1f} s", to_string(o.scenario), who,
                      o.qos, o.persistent ? " (persistent subscribers)" : "", o.size, o.window, rate, o.threads,
                      o.threads == 1 ? "" : "s", o.duration);
@@ -67,9 +68,10 @@ void print_traffic(const BenchOptions& o, const TrafficResult& r) {
   const auto& l = r.latency;
   if (o.json) {
     std::string j = "{";
-    j += fmt::format("\"scenario\":\"{}\",\"label\":{},\"qos\":{},\"size\":{},\"clients\":{},\"publishers\":{},"
-                     "\"subscribers\":{},\"threads\":{},\"window\":{},\"rate_offered\":{},\"duration_s\":{},",
-                     to_string(o.scenario), json_string(o.label), o.qos, o.size, o.clients, r.publishers,
+    j += fmt::format("\"scenario\":\"{}\",\"label\":{},\"transport\":\"{}\",\"qos\":{},\"size\":{},\"clients\":{},"
+                     "\"publishers\":{},\"subscribers\":{},\"threads\":{},\"window\":{},\"rate_offered\":{},"
+                     "\"duration_s\":{},",
+                     to_string(o.scenario), json_string(o.label), client::to_string(o.transport), o.qos, o.size, o.clients, r.publishers,
                      r.subscribers, o.threads, o.window, o.rate, o.duration);
     j += fmt::format("\"sent\":{},\"expected\":{},\"delivered\":{},\"in_window\":{},\"window_s\":{:.4f},"
                      "\"msgs_per_s\":{:.1f},",
@@ -118,18 +120,19 @@ void print_traffic(const BenchOptions& o, const TrafficResult& r) {
 
 void print_conns(const BenchOptions& o, const ConnsResult& r) {
   if (o.json) {
-    std::puts(fmt::format("{{\"scenario\":\"conns\",\"label\":{},\"requested\":{},\"connected\":{},\"failed\":{},"
+    std::puts(fmt::format("{{\"scenario\":\"conns\",\"label\":{},\"transport\":\"{}\",\"requested\":{},"
+                          "\"connected\":{},\"failed\":{},"
                           "\"dropped\":{},\"connect_s\":{:.3f},\"connects_per_s\":{:.1f},\"fd_limit\":{},"
                           "\"hold_s\":{},\"gen_cpu_s\":{:.3f},\"gen_wall_s\":{:.3f},\"error\":{}}}",
-                          json_string(o.label), r.requested, r.connected, r.failed, r.dropped, r.connect_s, r.rate(),
+                          json_string(o.label), client::to_string(o.transport), r.requested, r.connected, r.failed, r.dropped, r.connect_s, r.rate(),
                           r.fd_limit, o.hold, r.self.cpu_s, r.self.wall_s, json_string(r.first_error))
                   .c_str());
     std::fflush(stdout);
     return;
   }
   std::string t;
-  t += fmt::format("hermod-cli bench conns: {} connections requested, {} source addresses, fd limit {}{}\n",
-                   r.requested, o.sources, r.fd_limit, o.label.empty() ? "" : "  [" + o.label + "]");
+  t += fmt::format("hermod-cli bench conns: {} connections requested over {}, {} source addresses, fd limit {}{}\n",
+                   r.requested, client::to_string(o.transport), o.sources, r.fd_limit, o.label.empty() ? "" : "  [" + o.label + "]");
   t += fmt::format("  connected   {:>10}   in {:.2f} s ({:.0f} connections/s)\n", r.connected, r.connect_s, r.rate());
   t += fmt::format("  failed      {:>10}   {}\n", r.failed, r.first_error);
   t += fmt::format("  dropped     {:>10}   closed by the broker while held {:.1f} s\n", r.dropped, o.hold);

@@ -11,11 +11,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bench/bench_connection.hpp"
 #include "bench/event_loop.hpp"
+#include "bench/transport_layer.hpp"
 #include "mqtt/decoder.hpp"
 #include "mqtt/encoder.hpp"
 
@@ -29,7 +31,7 @@ constexpr std::uint64_t kReservedFds = 32;
 
 class IdleConnections {
  public:
-  explicit IdleConnections(const BenchOptions& o) : o_(o), broker_(resolve_ipv4(o.host, o.port)) {
+  explicit IdleConnections(const BenchOptions& o) : o_(o), broker_(resolve_ipv4(o.host, o.port)), transport_(o) {
     rlimit l{};
     getrlimit(RLIMIT_NOFILE, &l);
     r_.fd_limit = l.rlim_cur;
@@ -63,13 +65,14 @@ class IdleConnections {
   }
 
  private:
-  enum class State : std::uint8_t { unused, connecting, awaiting_connack, idle, closed };
+  enum class State : std::uint8_t { unused, connecting, handshaking, awaiting_connack, idle, closed };
 
   struct Conn final : Loop::Handler {
     IdleConnections* owner = nullptr;
     std::uint32_t index = 0;
     int fd = -1;
     State state = State::unused;
+    std::unique_ptr<TransportLayer> layer;  // TLS / WebSocket runs
     void on_event(std::uint32_t events) override { owner->on_event(*this, events); }
   };
 
@@ -81,7 +84,9 @@ class IdleConnections {
       open_more();
     }
     for (auto& c : conns_) {
-      if (c.state == State::connecting || c.state == State::awaiting_connack) fail(c, "timed out");
+      if (c.state == State::connecting || c.state == State::handshaking || c.state == State::awaiting_connack) {
+        fail(c, "timed out");
+      }
     }
     r_.failed += n_ - next_;  // never attempted (out of descriptors)
   }
@@ -113,6 +118,7 @@ class IdleConnections {
     if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&broker_), sizeof broker_) != 0 && errno != EINPROGRESS) {
       return fail_unregistered(c, std::string("connect: ") + std::strerror(errno));
     }
+    c.layer = transport_.make_layer();
     c.state = State::connecting;
     ++pending_;
     loop_.add(c.fd, EPOLLOUT, &c);
@@ -121,6 +127,7 @@ class IdleConnections {
   void on_event(Conn& c, std::uint32_t events) {
     switch (c.state) {
       case State::connecting: return on_connected(c);
+      case State::handshaking: return on_handshake(c);
       case State::awaiting_connack: return on_connack(c);
       case State::idle:
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_idle_readable(c);
@@ -134,24 +141,68 @@ class IdleConnections {
     socklen_t len = sizeof err;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return fail(c, std::string("connect: ") + std::strerror(err));
+    if (c.layer) {
+      c.state = State::handshaking;
+      return on_handshake(c);
+    }
+    send_connect(c);
+  }
+
+  void on_handshake(Conn& c) {
+    switch (c.layer->handshake(c.fd)) {
+      case TransportLayer::Step::want_read: return loop_.modify(c.fd, EPOLLIN, &c);
+      case TransportLayer::Step::want_write: return loop_.modify(c.fd, EPOLLIN | EPOLLOUT, &c);
+      case TransportLayer::Step::failed: return fail(c, c.layer->why());
+      case TransportLayer::Step::done: return send_connect(c);
+    }
+  }
+
+  void send_connect(Conn& c) {
     mqtt::Connect connect;
     connect.version = o_.version;
     connect.keep_alive = o_.keepalive;
     connect.client_id = "hb" + std::to_string(getpid()) + "-idle" + std::to_string(c.index);
     const std::string bytes = mqtt::encode(connect, o_.version);
     // A fresh socket's send buffer always takes a CONNECT this small in one write.
-    if (::write(c.fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+    if (c.layer) {
+      bool failed = false;
+      const std::size_t taken = c.layer->write(c.fd, bytes.data(), bytes.size(), failed);
+      if (failed) return fail(c, "write CONNECT: " + c.layer->why());
+      if (taken != bytes.size() || c.layer->pending() > 0) return fail(c, "write CONNECT: short write");
+    } else if (::write(c.fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
       return fail(c, std::string("write CONNECT: ") + std::strerror(errno));
     }
     c.state = State::awaiting_connack;
     loop_.modify(c.fd, EPOLLIN, &c);
   }
 
-  void on_connack(Conn& c) {
+  // Reads what is there: the bytes in the loop's scratch buffer, or 0 with `closed` false (nothing
+  // yet) or true (`why` says how it ended).
+  std::size_t read_some(Conn& c, bool& closed, std::string& why) {
+    closed = false;
+    if (c.layer) {
+      const auto r = c.layer->read(c.fd, loop_.scratch(), loop_.scratch_size());
+      if (r.failed && r.n == 0) {
+        closed = true;
+        why = c.layer->why();
+      }
+      return r.n;
+    }
     const ssize_t n = ::read(c.fd, loop_.scratch(), loop_.scratch_size());
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) return fail(c, n == 0 ? "closed before CONNACK" : std::string("read: ") + std::strerror(errno));
-    const std::string_view data(loop_.scratch(), static_cast<std::size_t>(n));
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    closed = true;
+    why = n == 0 ? "closed by the broker" : std::string("read: ") + std::strerror(errno);
+    return 0;
+  }
+
+  void on_connack(Conn& c) {
+    bool closed = false;
+    std::string why;
+    const std::size_t n = read_some(c, closed, why);
+    if (closed) return fail(c, why == "closed by the broker" ? "closed before CONNACK" : why);
+    if (n == 0) return;
+    const std::string_view data(loop_.scratch(), n);
     auto header = mqtt::parse_fixed_header(data);
     // CONNACK is a few bytes and arrives in one segment; anything else is a failure.
     if (!header || !*header || (*header)->total_length() > data.size()) return fail(c, "short or malformed CONNACK");
@@ -168,8 +219,10 @@ class IdleConnections {
   }
 
   void on_idle_readable(Conn& c) {
-    const ssize_t n = ::read(c.fd, loop_.scratch(), loop_.scratch_size());
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;  // nothing expected; ignored
+    bool closed = false;
+    std::string why;
+    read_some(c, closed, why);  // nothing is expected; what comes is ignored
+    if (!closed) return;
     ++r_.dropped;
     close_fd(c);
   }
@@ -222,6 +275,7 @@ class IdleConnections {
     ::close(c.fd);
     c.fd = -1;
     c.state = State::closed;
+    c.layer.reset();
   }
 
   void note_error(const std::string& why) {
@@ -230,6 +284,7 @@ class IdleConnections {
 
   const BenchOptions& o_;
   const sockaddr_in broker_;
+  const TransportSetup transport_;
   Loop loop_;
   ConnsResult r_;
   std::uint32_t n_ = 0;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "bench/traffic_roles.hpp"
@@ -35,7 +36,7 @@ struct LoopContext {
 class TrafficRun {
  public:
   explicit TrafficRun(const BenchOptions& o)
-      : o_(o), broker_(resolve_ipv4(o.host, o.port)), loops_(std::max(1u, o.threads)),
+      : o_(o), broker_(resolve_ipv4(o.host, o.port)), transport_(o), loops_(std::max(1u, o.threads)),
         barrier_(static_cast<std::ptrdiff_t>(loops_.size()), PhaseDone{this}) {
     build();
   }
@@ -77,6 +78,7 @@ class TrafficRun {
 
   const BenchOptions& o_;
   const sockaddr_in broker_;
+  const TransportSetup transport_;  // TLS context and WebSocket settings, shared by every loop
   RunClock clock_;
   std::vector<LoopContext> loops_;
   std::vector<std::unique_ptr<Publisher>> pubs_;
@@ -155,17 +157,22 @@ void TrafficRun::thread_main(std::size_t k) {
 }
 
 bool TrafficRun::setup(LoopContext& ctx) {
-  for (Subscriber* s : ctx.subs) {
-    if (!s->connection().open(broker_, nullptr)) {
-      note_failure(std::string("cannot open a socket: ") + std::strerror(errno));
-      return false;
+  try {
+    for (Subscriber* s : ctx.subs) {
+      if (!s->connection().open(broker_, nullptr, transport_.make_layer())) {
+        note_failure(std::string("cannot open a socket: ") + std::strerror(errno));
+        return false;
+      }
     }
-  }
-  for (Publisher* p : ctx.pubs) {
-    if (!p->connection().open(broker_, nullptr)) {
-      note_failure(std::string("cannot open a socket: ") + std::strerror(errno));
-      return false;
+    for (Publisher* p : ctx.pubs) {
+      if (!p->connection().open(broker_, nullptr, transport_.make_layer())) {
+        note_failure(std::string("cannot open a socket: ") + std::strerror(errno));
+        return false;
+      }
     }
+  } catch (const std::exception& e) {  // a TLS object OpenSSL could not make; this thread must not die of it
+    note_failure(e.what());
+    return false;
   }
   const std::uint64_t deadline = now_ns() + seconds_to_ns(o_.setup_timeout);
   for (;;) {
