@@ -25,7 +25,8 @@
 # reading of "did this change make the broker slower" on a machine whose speed drifts between
 # runs. BENCH_QUICK=1 runs only the one-core scenarios (no latency, unpinned, durability,
 # recovery or micro-benchmarks), for that A/B; BENCH_BROKERS="hermod hermod-base" leaves
-# Mosquitto out of it. BENCH_TRANSPORTS=0/1 leaves out or adds the TLS and WebSocket scenarios.
+# Mosquitto out of it. BENCH_TRANSPORTS=0/1 leaves out or adds the TLS and WebSocket scenarios;
+# BENCH_CORE=0 leaves out the one-core TCP ones.
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -149,7 +150,8 @@ hermod_listener() {
 mosquitto_listener() {
   case $TRANSPORT in
     tls) printf 'certfile %s\nkeyfile %s\n' "$PKI/server-$SERVER_KEY.pem" "$PKI/server-$SERVER_KEY.key" ;;
-    ws) printf 'protocol websockets\n' ;;
+    # Mosquitto 2.0.11 starts no WebSocket listener alone: a plain one beside it.
+    ws) printf 'protocol websockets\nlistener %s 127.0.0.1\nprotocol mqtt\n' "$(free_port)" ;;
   esac
 }
 generator_target() {
@@ -284,6 +286,8 @@ if [[ $QUICK == 1 ]]; then
   SCENARIOS=("${quick[@]}")
 fi
 log "Hermod vs Mosquitto${BASELINE:+ vs baseline $BASELINE}: ${#SCENARIOS[@]} scenarios x ${#BROKERS[@]} brokers x $REPS repetitions, ${DURATION} s each; fd limit $FD_LIMIT"
+# BENCH_CORE=0 leaves the one-core TCP scenarios out (to run only the transports, say).
+((${BENCH_CORE:-1})) || SCENARIOS=()
 for rep in $(seq "$REPS"); do
   # Rotate which broker goes first, so none always runs on a machine warmed by the same other.
   order=()
@@ -409,7 +413,9 @@ make_pki() {
     openssl x509 -req -in "$PKI/server-$kind.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
       -days 2 -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1') -out "$PKI/server-$kind.pem" 2>/dev/null
   done
-  chmod 644 "$PKI"/*.key  # mosquitto drops privileges before it reads its key
+  # Mosquitto drops privileges before it reads its certificate and key.
+  chmod 755 "$WORK" "$PKI"
+  chmod 644 "$PKI"/*
 }
 
 # measure_handshakes KEY BROKER REP: full TLS handshakes with `openssl s_time` (one process,
@@ -424,12 +430,13 @@ measure_handshakes() {
   out=$(taskset -c "$GEN_CPU" openssl s_time -connect "127.0.0.1:$port" -new -time "$DURATION" 2>&1 || true)
   t1=$(now); cpu1=$(cpu_of "$pid")
   stop_broker "$pid"
-  n=$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\1/p' <<<"$out" | head -1)
-  secs=$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\2/p' <<<"$out" | head -1)
+  # "N connections in T real seconds": N over our own wall time (T is whole seconds).
+  n=$(sed -n 's/^\([0-9][0-9]*\) connections in [0-9]* real seconds.*/\1/p' <<<"$out" | head -1)
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
   printf '{"key":"%s","broker":"%s","rep":%s,"rc":%s,"rt":0,"broker_cpu_s":%s,"wall_s":%s,"gen":{"scenario":"handshakes","delivered":%s,"msgs_per_s":%s}}\n' \
     "$key" "$broker" "$rep" "$([[ -n $n ]] && echo 0 || echo 1)" "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')" \
     "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "${n:-0}" \
-    "$(awk -v n="${n:-0}" -v s="${secs:-1}" 'BEGIN{printf "%.1f", s > 0 ? n / s : 0}')" >>"$RESULTS"
+    "$(awk -v n="${n:-0}" -v s="$secs" 'BEGIN { if (s > 0) printf "%.1f", n / s; else printf "0" }')" >>"$RESULTS"
   log "$key $broker rep $rep: $(/usr/bin/python3 "$ROOT/bench/summarize.py" --one "$(tail -1 "$RESULTS")")"
 }
 
