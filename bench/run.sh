@@ -120,7 +120,7 @@ start_broker() {
       fi
       ;;
     mosquitto)
-      { sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in"; mosquitto_listener; } >"$WORK/mosquitto.conf"
+      { sed "s/@PORT@/$port/" "$WORK/mosquitto.conf.in"; mosquitto_listener "$port"; } >"$WORK/mosquitto.conf"
       "${pin[@]}" "$MOSQUITTO" -c "$WORK/mosquitto.conf" >>"$WORK/$name.log" 2>&1 &
       ;;
   esac
@@ -151,7 +151,12 @@ mosquitto_listener() {
   case $TRANSPORT in
     tls) printf 'certfile %s\nkeyfile %s\n' "$PKI/server-$SERVER_KEY.pem" "$PKI/server-$SERVER_KEY.key" ;;
     # Mosquitto 2.0.11 starts no WebSocket listener alone: a plain one beside it.
-    ws) printf 'protocol websockets\nlistener %s 127.0.0.1\nprotocol mqtt\n' "$(free_port)" ;;
+    ws)
+      local extra
+      extra=$(free_port)
+      while [[ $extra == "$1" ]]; do extra=$(free_port); done
+      printf 'protocol websockets\nlistener %s 127.0.0.1\nprotocol mqtt\n' "$extra"
+      ;;
   esac
 }
 generator_target() {
@@ -182,7 +187,13 @@ measure() {
   RUN_RT=0
   [[ $key == latency || $key == durable_ack ]] && RUN_RT=$RT_LATENCY
   port=$(free_port)
-  start_broker "$broker" "$port" "$bcpus" "${bopts[@]}"
+  # A port free on 127.0.0.1 may still be taken on 0.0.0.0, where Mosquitto's WebSocket
+  # listener binds whatever it is told: a few tries on other ports.
+  local tries=0
+  until start_broker "$broker" "$port" "$bcpus" "${bopts[@]}"; do
+    ((++tries < 3)) || return 1
+    port=$(free_port)
+  done
   pid=$BROKER_PID
   sleep 0.2  # let start-up work (and its page faults) settle before the baseline
   cpu0=$(cpu_of "$pid"); rss0=$(mem_of "$pid" VmRSS); t0=$(now)
@@ -423,7 +434,11 @@ make_pki() {
 measure_handshakes() {
   local key=$1 broker=$2 rep=$3 port pid cpu0 cpu1 t0 t1 out n secs
   port=$(free_port)
-  start_broker "$broker" "$port" "$BROKER_CPU" "${@:4}"
+  local tries=0
+  until start_broker "$broker" "$port" "$BROKER_CPU" "${@:4}"; do
+    ((++tries < 3)) || return 1
+    port=$(free_port)
+  done
   pid=$BROKER_PID
   sleep 0.2
   cpu0=$(cpu_of "$pid"); t0=$(now)
