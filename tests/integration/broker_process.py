@@ -102,6 +102,17 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {base}-{base + _PORTS_PER_WORKER - 1}")
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports (free_port can hand out a port again while nobody has bound
+    it yet)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        p = free_port()
+        if p not in ports:
+            ports.append(p)
+    return ports
+
+
 def port_accepts(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -39,7 +39,7 @@ import pytest
 
 import mqtt_raw
 from auth_broker import set_user
-from broker_process import DEFAULT_CONFIG, HOST, Broker, free_port, hermod_toml, wait_for
+from broker_process import DEFAULT_CONFIG, HOST, Broker, free_ports, hermod_toml, wait_for
 from tls_broker import Endpoint, TlsClient, listening, toml_value
 
 HAPROXY = "/usr/sbin/haproxy"
@@ -222,17 +222,7 @@ def make_proxy_broker(make_broker, tmp_path, request):
             pki = request.getfixturevalue("tls_pki")  # made once per session, when needed
             shutil.copy(pki.server_ec.cert, confdir / "server.pem")
             shutil.copy(pki.server_ec.key, confdir / "server.key")
-        used: set[int] = set()
-
-        def port() -> int:
-            p = free_port()
-            while p in used:
-                p = free_port()
-            used.add(p)
-            return p
-
-        tcp_port = port()
-        ports = [port() for _ in listeners]
+        tcp_port, *ports = free_ports(1 + len(listeners))
         text = hermod_toml(tcp_port, {**DEFAULT_CONFIG, **(config or {})})
         for p, keys in zip(ports, listeners):
             text += listener_toml(p, keys)
@@ -447,12 +437,7 @@ def make_haproxy(tmp_path, request):
         for attempt in range(5):
             workdir = tmp_path / f"haproxy{next(serial)}"
             workdir.mkdir()
-            used: set[int] = set()
-            for f in frontends:
-                p = free_port()
-                while p in used:
-                    p = free_port()
-                used.add(p)
+            for f, p in zip(frontends, free_ports(len(frontends))):
                 f.port = p
             h = Haproxy(workdir, frontends)
             started.append(h)

@@ -42,7 +42,7 @@ import pytest
 
 import mqtt_raw
 from auth_broker import set_user
-from broker_process import (DEFAULT_CONFIG, HOST, Broker, free_port, hermod_toml,
+from broker_process import (DEFAULT_CONFIG, HOST, Broker, free_ports, hermod_toml,
                             wait_for)
 from mqtt_raw import ConnectionClosed, Timeout
 
@@ -496,9 +496,7 @@ def make_tls_broker(make_broker, tmp_path, tls_pki):
             if "allow_anonymous" in auth:
                 auth_text += f"allow_anonymous = {toml_value(auth['allow_anonymous'])}\n"
         settings = {**DEFAULT_CONFIG, **(config or {})}
-        port, tls_port = free_port(), free_port()
-        while tls_port == port:
-            tls_port = free_port()
+        port, tls_port = free_ports(2)
         text = tls_config_text(port, tls_port, settings, listener, auth_text, extra_toml)
         config_path = confdir / CONFIG_NAME
         config_path.write_text(text)

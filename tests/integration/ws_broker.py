@@ -42,7 +42,7 @@ import pytest
 
 import mqtt5_raw
 import mqtt_raw
-from broker_process import (DEFAULT_CONFIG, HOST, IS_MOSQUITTO, Broker, free_port, hermod_toml,
+from broker_process import (DEFAULT_CONFIG, HOST, IS_MOSQUITTO, Broker, free_port, free_ports, hermod_toml,
                             mosquitto_conf, unique_id, wait_for)
 from clients import PahoClient
 from mqtt_raw import ConnectionClosed, Timeout
@@ -702,18 +702,9 @@ def make_ws_broker(make_broker, tmp_path, tls_pki):
         shutil.copy(server.cert, confdir / "server.pem")
         shutil.copy(server.key, confdir / "server.key")
         settings = {**DEFAULT_CONFIG, **(config or {})}
-        used: set[int] = set()
-
-        def port() -> int:
-            p = free_port()
-            while p in used:
-                p = free_port()
-            used.add(p)
-            return p
-
-        tcp_port = port()
-        ws_port = port() if ws_keys is not None else None
-        wss_port = port() if wss is not None else None
+        tcp_port, ws_port, wss_port = free_ports(3)
+        ws_port = ws_port if ws_keys is not None else None
+        wss_port = wss_port if wss is not None else None
         if IS_MOSQUITTO:
             text = mosquitto_conf(tcp_port, settings)
             if wss_port:
