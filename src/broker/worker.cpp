@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "base/log.hpp"
+#include "net/endpoint_text.hpp"
 #include "net/proxy_protocol.hpp"
 #include "net/tcp_stream.hpp"
 
@@ -137,8 +138,8 @@ void Worker::do_accept(std::size_t i) {
       if (config.proxy_protocol) {
         // The header is a claim: only the listener's trusted proxies may make it.
         if (!net::contains_any(config.trusted_proxies, stream->remote().address())) {
-          logger("proxy")->info("{}:{} refused: not a trusted proxy of listener {}",
-                                stream->remote().address().to_string(), stream->remote().port(), config.name());
+          logger("proxy")->info("{} refused: not a trusted proxy of listener {}", net::endpoint_text(stream->remote()),
+                                config.name());
           stream->close();
           continue;
         }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "net/endpoint_text.hpp"
 
 namespace hermod::net {
 
@@ -174,7 +175,7 @@ std::optional<IoResult> ProxyStream::read_header() {
     auto h = parse_proxy_header(buffer_);
     if (h.status == ProxyHeader::Status::incomplete) continue;
     if (h.status == ProxyHeader::Status::invalid) {
-      logger("proxy")->info("{}:{} closed: {}", remote_.address().to_string(), remote_.port(), h.why);
+      logger("proxy")->info("{} closed: {}", endpoint_text(remote_), h.why);
       return IoResult{0, Want::nothing, true, asio::error::make_error_code(asio::error::connection_refused)};
     }
     if (h.source) remote_ = *h.source;

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "base/log.hpp"
+#include "net/endpoint_text.hpp"
 
 namespace hermod::net {
 
@@ -271,7 +272,7 @@ IoResult TlsStream::failed(int ret, Side side, const char* what) {
     return {0, Want::nothing, true, inner_error_};  // the connection ended under TLS
   }
   const std::string reason = openssl_errors();
-  logger("tls")->info("{}:{} {}: {}", remote().address().to_string(), remote().port(), what, reason);
+  logger("tls")->info("{} {}: {}", endpoint_text(remote()), what, reason);
   return {0, Want::nothing, true, asio::error::make_error_code(asio::error::connection_aborted)};
 }
 

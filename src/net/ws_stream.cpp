@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "net/endpoint_text.hpp"
 
 namespace hermod::net {
 
@@ -14,10 +15,6 @@ namespace {
 constexpr std::size_t kRequestChunk = 2048;
 // Buffers of one gathered write (the connection's at most 64) and the frame header before them.
 constexpr std::size_t kMaxBuffers = 64;
-
-std::string address_of(const asio::ip::tcp::endpoint& e) {
-  return e.address().to_string() + ":" + std::to_string(e.port());
-}
 
 IoResult write_some(Stream& inner, const char* data, std::size_t size) {
   const asio::const_buffer b(data, size);
@@ -53,7 +50,7 @@ std::optional<IoResult> WsStream::read_request() {
     auto check = ws::check_upgrade(state_.handshake, peer.address(), settings_->server);
     if (check.status == ws::UpgradeResult::Status::incomplete) continue;
     if (check.status == ws::UpgradeResult::Status::refused) {
-      logger("ws")->info("{} WebSocket handshake refused: {}", address_of(peer), check.why);
+      logger("ws")->info("{} WebSocket handshake refused: {}", endpoint_text(peer), check.why);
       state_.phase = State::Phase::refusing;
     } else {
       state_.pending = state_.handshake.substr(check.consumed);
@@ -116,7 +113,7 @@ IoResult WsStream::ended(const char* why) {
   flush_control(ignored);  // our close frame, best effort: the connection ends either way
   const auto& d = state_.deframer;
   if (d.failed()) {
-    logger("ws")->info("{} WebSocket closed ({}): {}", address_of(remote()), static_cast<int>(d.error_code()), why);
+    logger("ws")->info("{} WebSocket closed ({}): {}", endpoint_text(remote()), static_cast<int>(d.error_code()), why);
     return {0, Want::nothing, true, asio::error::make_error_code(asio::error::connection_aborted)};
   }
   return {0, Want::nothing, true};  // the client's close frame: a clean end of stream

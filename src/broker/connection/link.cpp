@@ -3,6 +3,7 @@
 #include <array>
 
 #include "mqtt/encoder.hpp"
+#include "net/endpoint_text.hpp"
 
 namespace hermod::broker {
 
@@ -131,9 +132,7 @@ std::unique_ptr<net::DetachedStream> Link::detach_stream() {
 }
 
 std::string Link::remote() const {
-  const auto& r = stream_->remote();
-  const auto a = r.address().to_string();
-  return (r.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(r.port());
+  return net::endpoint_text(stream_->remote());
 }
 
 // ---------------------------------------------------------------------------------- writing
