@@ -225,6 +225,9 @@ BrokerTotals Broker::totals() const {
     t.bytes_received += s.bytes_received.get();
     t.bytes_sent += s.bytes_sent.get();
     t.messages_dropped += s.messages_dropped.get();
+    t.messages_refused_acl += s.messages_refused_acl.get();
+    t.subscriptions_refused_acl += s.subscriptions_refused_acl.get();
+    t.publishes_rate_limited += s.publishes_rate_limited.get();
     t.subscriptions += s.subscriptions.get();
   }
   t.retained = retained_.size();

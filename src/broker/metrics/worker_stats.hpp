@@ -32,6 +32,9 @@ struct BrokerTotals {
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t messages_dropped = 0;
+  std::uint64_t messages_refused_acl = 0;
+  std::uint64_t subscriptions_refused_acl = 0;
+  std::uint64_t publishes_rate_limited = 0;
   std::uint64_t subscriptions = 0;
   std::uint64_t retained = 0;
 };

@@ -94,8 +94,10 @@ void Connection::process(std::string_view data) {
   const std::uint32_t limit = before_connack ? std::min(kMaxConnectSize, config().limits.max_packet_size)
                                              : config().limits.max_packet_size;
   std::size_t pos = 0;
-  // Stops early while a CONNECT waits for its password check or leaves for its home worker.
-  while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off)) {
+  // Stops early while a CONNECT waits for its password check or leaves for its home worker, and
+  // while the client is over its rate: the rest waits in inbuf_ (resume_after_pause).
+  while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off) &&
+         !reading_paused(pause_rate)) {
     if (state_ == State::awaiting_connect && (static_cast<std::uint8_t>(data[pos]) >> 4) != 1) {
       // [MQTT-3.1.0-1]: known from the first byte; not worth waiting for the rest of it.
       return fail({mqtt::ReasonCode::protocol_error, "first packet is not CONNECT"});
@@ -278,6 +280,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     }
   }
   ctx().host.forget(*this);
+}
+
+void Connection::resume_after_pause(Pause why) {
+  resume_reading(why);
+  // The packets that arrived with the one that paused, first; they may pause it again.
+  guarded([&] { process({}); });
 }
 
 void Connection::release_idle_buffers() {

@@ -81,6 +81,8 @@ class Connection final : public Link {
   // The CONNECT or keepalive deadline that has passed at `now`, if one has.
   std::optional<CloseReason> timed_out(Clock::time_point now) const;
   void release_idle_buffers() override;
+  // Lifts a pause of reading: decodes what waits in inbuf_, then reads again.
+  void resume_after_pause(Pause why);
 
   Session* session() const { return session_; }
   // The user name this client proved with the password file (a password or SCRAM), or null.
