@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from typing import Any, Optional
 
 import paho.mqtt.client as paho
@@ -40,12 +39,12 @@ import pytest
 
 import mqtt5_raw
 import mqtt_raw
-from acl_broker import (ACL_FILE, PASSWORD_FILE, AclBroker, prepare, start_acl_broker,
-                        stop_acl_broker, write_password_file)
+from acl_broker import (ACL_FILE, PASSWORD_FILE, prepare, start_acl_broker, stop_acl_broker,
+                        write_password_file)
 from broker_process import IS_MOSQUITTO, Broker, hermod_bin, unique_id, wait_for
 from clients import mosquitto_pub
 from mqtt5_raw import (NOT_AUTHORIZED, SESSION_EXPIRY_INTERVAL, SUCCESS, Will5, sub_options)
-from mqtt_raw import CONNACK, PUBACK, PUBREC, ConnectionClosed, Timeout, Will
+from mqtt_raw import PUBACK, PUBREC, Timeout, Will
 
 pytest_plugins = ["acl_broker", "mqtt5_raw", "tls_broker"]
 
@@ -697,7 +696,8 @@ def test_client_section_grants_to_that_client_id_only(make_acl_broker, clients, 
     spaced = raw_as(clients, v5, b, version, None, "gateway 2")
     ack = spaced.publish("gw2/in", b"m", qos=1)
     if version == "5":
-        assert ack.reason_code == SUCCESS, f"`client gateway 2`: the id is the rest of the line"
+        assert ack.reason_code < 0x80, \
+            f"`client gateway 2`: the id is the rest of the line: {ack}"
 
 
 @hermod_only("`client` sections are a Hermod extension; mosquitto refuses the line")
@@ -874,7 +874,7 @@ def test_broken_file_on_reload_keeps_the_old_rules_and_logs_one_line(make_acl_br
             f"a reload that fails never fails open: bob/x stays denied: {ack3}"
         assert ack.reason_code == SUCCESS, f"the old grant stands: {ack}"
         assert ack2.reason_code == NOT_AUTHORIZED, \
-            f"no rule of the file that failed is applied, not even the lines before the error: {ack2}"
+            f"no rule of the failed file applies, not even the lines before the error: {ack2}"
     alice.publish(f"sentinel/{cid}", b"end", qos=1)
     assert_delivered(topics_until_sentinel(alice, f"sentinel/{cid}"), ["alice/still"],
                      "old grant and old deny in force after a failed reload")
@@ -886,7 +886,7 @@ def test_broken_file_on_reload_keeps_the_old_rules_and_logs_one_line(make_acl_br
              "pattern readwrite sentinel/%c\n")
     ack = alice.publish("alice-new/x", b"m", qos=1)
     if version == "5":
-        assert ack.reason_code == SUCCESS, ack
+        assert ack.reason_code < 0x80, f"the fixed file's new grant: {ack}"
     assert len(log_lines_naming(b, 4)) == 1
 
 
