@@ -86,6 +86,7 @@ user bob
 topic read alice/#
 topic deny alice/private
 topic write bob/out
+topic bob/rw/#
 
 user admin
 topic readwrite #
@@ -209,6 +210,7 @@ WRITE_CASES = [
     ("alice", "news/bob", False, "topic read news/+ grants no write"),
     ("alice", "bob/out", False, "bob's write grant is not alice's"),
     ("bob", "bob/out", True, "user bob: topic write bob/out"),
+    ("bob", "bob/rw/{cid}", True, "`topic bob/rw/#` without an access word is readwrite"),
     ("bob", "alice/{cid}", False, "bob may read alice/#, not write it"),
     ("carol", "carol/{cid}", False, "carol has no section: what no rule grants is denied"),
     ("carol", "users/carol/{cid}", True, "pattern readwrite users/%u/# with carol's name"),
@@ -302,6 +304,8 @@ READ_CASES = [
     ("alice", "alice/private", True, ["alice/private"], ["alice/private"],
      "bob's deny is not alice's"),
     ("bob", "bob/out", False, ["bob/out"], [], "a write grant gives no read"),
+    ("bob", "bob/rw/#", True, ["bob/rw/{cid}"], ["bob/rw/{cid}"],
+     "`topic bob/rw/#` without an access word is readwrite"),
     ("alice", "bob/#", False, ["bob/{cid}"], [], "no rule for alice covers bob/#"),
     ("carol", "carol/#", False, ["carol/{cid}"], [],
      "carol has no section: what no rule grants is denied"),
