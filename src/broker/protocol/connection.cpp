@@ -20,6 +20,7 @@ mqtt::ReasonCode disconnect_code(CloseReason reason) {
     case CloseReason::session_taken_over: return mqtt::ReasonCode::session_taken_over;
     case CloseReason::server_shutdown: return mqtt::ReasonCode::server_shutting_down;
     case CloseReason::internal_error: return mqtt::ReasonCode::implementation_specific_error;
+    case CloseReason::user_removed: return mqtt::ReasonCode::not_authorized;
     default: return mqtt::ReasonCode::protocol_error;
   }
 }
@@ -34,6 +35,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::connect_timeout: return "no CONNECT in time";
     case CloseReason::session_taken_over: return "session taken over";
     case CloseReason::refused: return "connection refused";
+    case CloseReason::user_removed: return "user removed from the password file";
     case CloseReason::auth_failed: return "re-authentication failed";
     case CloseReason::server_shutdown: return "server shutting down";
     case CloseReason::store_failure: return "store write failed";
