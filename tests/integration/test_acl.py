@@ -114,6 +114,7 @@ pattern write devices/%c/status
 pattern read devices/%c/cmd
 pattern deny shared/%u/#
 pattern readwrite sentinel/%c
+pattern readwrite home/%c/#
 """
 
 
@@ -508,6 +509,44 @@ def test_wildcards_in_a_client_id_do_not_widen_a_pattern(matrix, clients, v5, ve
         f"sentinel/{sentinel_cid}", b"end", qos=1)
     assert_delivered(topics_until_sentinel(watch, f"sentinel/{sentinel_cid}"), [],
                      "client id + must not match every device")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_pattern_grants_the_client_its_own_subtree(matrix, clients, v5, version):
+    cid = unique_id("home")
+    topic, sentinel = f"home/{cid}/x/y", f"sentinel/{cid}"
+    watch = observer(clients, matrix, [topic, sentinel])
+    c = raw_as(clients, v5, matrix, version, "alice", cid)
+    ack = c.publish(topic, b"m", qos=1)
+    if version == "5":
+        assert ack.reason_code == SUCCESS, f"pattern readwrite home/%c/#: {ack}"
+    c.publish(sentinel, b"end", qos=1)
+    assert_delivered(topics_until_sentinel(watch, sentinel), [topic], "home/%c/#")
+
+
+@hermod_only("mosquitto puts the client id into the pattern as text, so the id victim/x gets "
+             "home/victim/x/#")
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_slash_in_the_client_id_does_not_reach_into_another_clients_subtree(matrix, clients,
+                                                                              v5, version):
+    """%c stands for one whole level: the client id "<victim>/x" matches no level at all, so
+    pattern readwrite home/%c/# gives it nothing, least of all home/<victim>/x/#."""
+    victim = unique_id("vic")
+    topic = f"home/{victim}/x/y"
+    watch = observer(clients, matrix, [topic])
+    c = raw_as(clients, v5, matrix, version, "alice", f"{victim}/x")
+    ack = c.publish(topic, b"intruder", qos=1)
+    if version == "5":
+        assert ack.reason_code == NOT_AUTHORIZED, ack
+    codes = subscribe_raw(c, version, [f"home/{victim}/x/#"])
+    assert codes == [refused_code(version)], f"nor read it: {codes}"
+    c.disconnect(wait=True)
+    sentinel_cid = unique_id("vs")
+    sentinel = f"sentinel/{sentinel_cid}"
+    watch.subscribe([(sentinel, 1)])
+    raw_as(clients, v5, matrix, "311", "admin", sentinel_cid).publish(sentinel, b"end", qos=1)
+    assert_delivered(topics_until_sentinel(watch, sentinel), [],
+                     "the intruder's PUBLISH was refused")
 
 
 # --------------------------------------------------------------------------------------------
