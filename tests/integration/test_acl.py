@@ -821,6 +821,37 @@ def test_reload_revokes_write_from_a_connected_publisher(make_acl_broker, client
                      "the reload applies to the connected client's next PUBLISH")
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_reload_revokes_write_from_a_connected_clients_will(make_acl_broker, clients, v5,
+                                                            version):
+    """The will was allowed at CONNECT; a reload then takes alice's write grant away. Publishing
+    the will is alice's next action, so the rules in force then refuse it (mosquitto 2.0.11 does
+    not publish it either)."""
+    a = make_acl_broker(RELOAD_BEFORE + "user admin\ntopic readwrite #\n", users=RELOAD_USERS)
+    b = a.broker
+    cid = unique_id("wrev")
+    will_topic = f"alice/will/{cid}"
+    if version == "5":
+        c = v5.raw(b)
+        ack = c.connect(cid, will=Will5(will_topic, b"gone", qos=1), **creds("alice"))
+    else:
+        c = clients.raw(b)
+        ack = c.connect(cid, will=Will(will_topic, b"gone", qos=1), **creds("alice"))
+    assert ack.return_code == 0, f"alice may write {will_topic} when she connects: {ack}"
+    watch = observer(clients, b, [will_topic, "alice/end"])
+    a.reload(RELOAD_AFTER + "user admin\ntopic readwrite #\n")
+    c.close()  # no DISCONNECT: the broker would publish the will now [MQTT-3.1.2-8]
+    # The will goes out when the broker sees the connection close; admin's sentinel, published
+    # once the broker has logged the close, comes after it.
+    closed = re.compile(rf"{re.escape(cid)}\b.*(disconnected|closed)")
+    wait_for(lambda: closed.search(b.stderr_text()),
+             message=f"the broker to log that {cid}'s connection closed")
+    raw_as(clients, v5, b, "311", "admin").publish("alice/end", b"end", qos=1)
+    assert_delivered(topics_until_sentinel(watch, "alice/end"), [],
+                     "a will whose write grant a reload revoked is not published")
+    watch.expect_nothing(0.5)  # bounded: nor a moment later
+
+
 def session_connect(clients, v5, broker, version: str, user: str, cid: str, first: bool):
     """A persistent session (3.1.1 clean session 0, MQTT 5 a session expiry of 5 minutes):
     (client, CONNACK)."""
