@@ -108,6 +108,10 @@ topic deny cov/a/no/#
 user eve adams
 topic readwrite eve/#
 
+# A second section for alice adds to her first.
+user alice
+topic read extra/#
+
 # Patterns apply to every client, wherever they stand in the file.
 pattern readwrite users/%u/#
 pattern write devices/%c/status
@@ -324,6 +328,8 @@ READ_CASES = [
     ("alice", "devices/{cid}/status", False, ["devices/{cid}/status"], [],
      "pattern write devices/%c/status gives no read"),
     ("eve adams", "eve/#", True, ["eve/{cid}"], ["eve/{cid}"], "`user eve adams`"),
+    ("alice", "extra/#", True, ["extra/{cid}"], ["extra/{cid}"],
+     "a second `user alice` section adds to the first"),
     ("reader", "+/{cid}", True, ["x/{cid}"], ["x/{cid}"], "topic read #"),
     pytest.param("alice", "shared/alice/#", False, ["shared/alice/{cid}"], [],
                  "pattern deny shared/%u/# wins over alice's readwrite shared/#",
@@ -907,6 +913,52 @@ def test_queued_messages_are_delivered_while_the_grant_stands(make_acl_broker, c
     bob = session_connect(clients, v5, b, version, "bob", cid, first=False)
     assert_delivered(topics_until_sentinel(bob, sentinel), ["alice/queued"],
                      "a queued QoS 1 message is delivered on reconnect [MQTT-3.1.2-5]")
+
+
+@hermod_only("mosquitto 2.0.11 drops the unacknowledged message, against [MQTT-4.4.0-1]")
+@pytest.mark.parametrize("version", VERSIONS)
+def test_message_in_flight_when_read_is_revoked_is_still_resent(make_acl_broker, clients, v5,
+                                                                version):
+    """A QoS 1 message bob received but did not acknowledge before the reload is sent again
+    when he comes back: the server MUST resend unacknowledged PUBLISH packets of a present
+    session [MQTT-4.4.0-1], and bob has seen its content already. Only messages not yet sent
+    are held back by the revoked grant (the test above)."""
+    a = make_acl_broker(RELOAD_BEFORE + "user admin\ntopic readwrite #\n", users=RELOAD_USERS)
+    b = a.broker
+    cid = unique_id("inf")
+    bob = session_connect(clients, v5, b, version, "bob", cid, first=True)
+    assert subscribe_raw(bob, version, ["alice/#", f"sentinel/{cid}"]) == [1, 1]
+    admin = raw_as(clients, v5, b, "311", "admin")
+    admin.publish("alice/in-flight", b"m", qos=1)
+    first = bob.receive_publish(ack=False)
+    assert first.topic == "alice/in-flight", first
+    bob.close()  # no PUBACK, no DISCONNECT
+    a.reload(RELOAD_AFTER + "user admin\ntopic readwrite #\n")
+    admin.publish("alice/queued", b"m", qos=1)
+    admin.publish(f"sentinel/{cid}", b"end", qos=1)
+    bob = session_connect(clients, v5, b, version, "bob", cid, first=False)
+    again = bob.receive_publish()
+    assert (again.topic, again.packet_id, again.dup) == ("alice/in-flight", first.packet_id, True), \
+        f"the unacknowledged PUBLISH again, same packet id, DUP set [MQTT-4.4.0-1]: {again}"
+    assert_delivered(topics_until_sentinel(bob, f"sentinel/{cid}"), [],
+                     "nothing published after the reload")
+
+
+@hermod_only("mosquitto 2.0.11 fails open when the file is gone on reload (a PUBLISH denied "
+             "before is accepted)")
+def test_missing_file_on_reload_keeps_the_old_rules(make_acl_broker, clients, v5):
+    a = make_acl_broker("user alice\ntopic readwrite alice/#\n", users={"alice": USERS["alice"]})
+    b = a.broker
+    alice = raw_as(clients, v5, b, "5", "alice")
+    a.acl_path.unlink()
+    a.sighup()
+    wait_for(lambda: [l for l in b.stderr_text().splitlines()
+                      if "not reloaded" in l and str(a.acl_path) in l],
+             message="a log line saying the ACL file was not reloaded")
+    assert alice.publish("alice/x", b"m", qos=1).reason_code < 0x80, "the old grant stands"
+    assert alice.publish("bob/x", b"m", qos=1).reason_code == NOT_AUTHORIZED, \
+        "and what it did not grant stays denied: a reload never fails open"
+    assert b.alive
 
 
 BROKEN_AFTER = """\
