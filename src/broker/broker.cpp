@@ -20,8 +20,9 @@ Broker::Broker(Config config, Overrides overrides)
       auth_(config_.auth),
       retained_(overrides.retained ? *overrides.retained : local_retained_),
       directory_(config_.resolved_workers()),
+      memory_(config_.limits.memory_budget, config_.resolved_workers()),
       checks_(std::make_unique<auth::CheckPool>(check_threads(config_.resolved_workers()))),
-      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_} {
+      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, memory_} {
   const auto n = config_.resolved_workers();
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(services_, i, peers_));
@@ -57,7 +58,9 @@ void Broker::open_store() {
 void Broker::recover() {
   std::vector<RecoveryTarget> targets;
   targets.reserve(workers_.size());
-  for (auto& w : workers_) targets.push_back(RecoveryTarget{w->sessions(), w->routes(), w->writer(), w->stats()});
+  for (auto& w : workers_) {
+    targets.push_back(RecoveryTarget{w->sessions(), w->routes(), w->writer(), w->stats(), w->memory().use()});
+  }
   broker::recover(*store_, retained_, directory_, targets);
 }
 
@@ -147,8 +150,13 @@ BrokerTotals Broker::totals() const {
     t.bytes_sent += s.bytes_sent.get();
     t.messages_dropped += s.messages_dropped.get();
     t.subscriptions += s.subscriptions.get();
+    t.memory_exceeded += s.memory_exceeded.get();
+    t.memory_reads_paused += s.memory_reads_paused.get();
+    t.memory_dropped += s.memory_dropped.get();
   }
   t.retained = retained_.size();
+  t.memory_used = memory_.used();
+  t.memory_budget = memory_.budget();
   return t;
 }
 

@@ -78,6 +78,7 @@ class Broker {
   RetainedStore& retained_;
   LocalSessionDirectory directory_;
   std::atomic<std::uint64_t> connections_{0};
+  MemoryBudget memory_;
   std::unique_ptr<auth::CheckPool> checks_;
   Services services_;
   Clock::time_point started_at_;

@@ -116,7 +116,7 @@ void read_broker(const Reader& r, const toml::table& t, Config& c) {
 void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   const std::string p = "limits.";
   r.only(t, p, {"max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
-                "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0", "max_write_buffer", "receive_maximum",
+                "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0", "max_write_buffer", "memory_budget", "receive_maximum",
                 "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos"});
   r.integer(t, p, "max_packet_size", l.max_packet_size, 16, 268'435'460);
   r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
@@ -127,6 +127,7 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, p, "max_tls_handshakes", l.max_tls_handshakes, 0, 1'000'000);
   r.boolean(t, p, "queue_qos0", l.queue_qos0);
   r.integer(t, p, "max_write_buffer", l.max_write_buffer, 4'096, std::int64_t{1} << 40);
+  r.integer(t, p, "memory_budget", l.memory_budget, 0, std::int64_t{1} << 50);
   r.integer(t, p, "receive_maximum", l.receive_maximum, 1, 65'535);
   r.integer(t, p, "topic_alias_maximum", l.topic_alias_maximum, 0, 65'535);
   r.integer(t, p, "max_session_expiry", l.max_session_expiry, 0, 0xFFFF'FFFFLL);

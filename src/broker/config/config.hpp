@@ -59,6 +59,10 @@ struct Limits {
   std::uint32_t max_tls_handshakes = 64;        // per worker in progress at once; 0: unbounded
   bool queue_qos0 = false;                      // queue QoS 0 for offline persistent sessions
   std::uint64_t max_write_buffer = 8 << 20;     // per connection; QoS 0 beyond it is dropped
+  // Broker-wide bytes in queues (write buffers, session queues, batches between workers,
+  // incomplete packets) above which publishers are paused and QoS 0 to slow subscribers is
+  // dropped; 0: off. Read through MemoryBudget::budget() (limits/memory_budget.hpp).
+  std::uint64_t memory_budget = 64 << 20;
   // MQTT 5 (announced in CONNACK)
   std::uint16_t receive_maximum = 100;          // unacknowledged QoS 2 PUBLISHes a client may send
   std::uint16_t topic_alias_maximum = 10;       // topic aliases a client may use towards the broker

@@ -14,6 +14,14 @@
 // stream calls back through StreamEvents and never after close_link(). The worker frees a
 // forgotten connection at the end of the turn, not inside the callback that closed it. Worker
 // thread only.
+//
+// The memory budget (limits/memory_budget.hpp): the bytes queued here count in the worker's
+// MemoryUse. While the broker is over its budget, a link that publishes heavily (it published
+// since the last sweep and a read filled the scratch buffer) or, far over it, any link that
+// publishes, is not read: it waits on the worker's list (Turn::park_reader) until the worker
+// resumes it below the low-water mark, and TCP slows its client down. QoS 0 to a link whose
+// output is stalled (the stream did not take everything at the last flush) is dropped meanwhile.
+// Links that only acknowledge or ping keep being read, so QoS 1/2 windows still drain.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +37,7 @@
 #include "base/string_hash.hpp"
 #include "broker/config/config.hpp"
 #include "broker/connection/ack_gate.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/metrics/worker_stats.hpp"
 #include "broker/routing/outbound_message.hpp"
 #include "mqtt/decoder.hpp"
@@ -64,6 +73,9 @@ class Turn {
   // Keeps `link` while it lingers (see Link::close_link) and ends the lingering after a short
   // deadline, or at shutdown.
   virtual void linger(std::shared_ptr<Link> link) = 0;
+  // Keeps `link`, whose reading is paused for the memory budget, until the broker is below the
+  // budget's low-water mark again; then calls its resume_reading_after_budget().
+  virtual void park_reader(std::shared_ptr<Link> link) = 0;
 
  protected:
   ~Turn() = default;
@@ -75,6 +87,7 @@ struct LinkContext {
   const Config& config;
   const Clock& clock;
   WorkerStats& stats;
+  MemoryGauge& memory;  // the worker's queued bytes and whether the broker is over its budget
   PublishHeaderCache& header_cache;
   std::span<char> scratch;  // the worker's read buffer, used by one link at a time
 };
@@ -105,6 +118,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // Gives back the write queue's storage when nothing is queued (called a few times a second):
   // a busy link keeps it from one flush to the next, an idle one holds none.
   virtual void release_idle_buffers();
+  // Reads again after a pause for the memory budget (see park_reader). Idempotent.
+  void resume_reading_after_budget();
 
   // What the client negotiated at CONNECT.
   mqtt::ProtocolVersion version() const { return version_; }
@@ -130,6 +145,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   void start_reading() { wait_readable(); }
   // While paused no read is attempted (a CONNECT waits for its password check).
   void pause_reading() { read_paused_ = true; }
+  // The client sent a PUBLISH: reading it may pause while the broker is over its memory budget.
+  void mark_publishing() { publishing_ = true; }
   void resume_reading();
   // Reads into `buffer` and hands what the stream has to on_bytes(), at most `max_reads` reads;
   // does not wait for more.
@@ -202,6 +219,17 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // byte count, the statistics and the flush.
   void append_payload(std::size_t header_size, const OutboundMessage& out);
   void schedule_flush();
+  // Bytes entering and leaving the write queue, counted in out_bytes_ and the worker's MemoryUse.
+  void queued(std::size_t n) {
+    out_bytes_ += n;
+    context_.memory.use().write_buffers += n;
+  }
+  void unqueued(std::size_t n) {
+    out_bytes_ -= n;
+    context_.memory.use().write_buffers -= n;
+  }
+  // Over the memory budget, a publishing link stops here instead of reading (parked).
+  bool hold_for_budget();
   // Writes queued bytes until done or the stream is full; `closing`: do not wait for more room.
   void write_queued(bool closing);
   void wait_writable(net::Want want);
@@ -235,6 +263,12 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   bool read_paused_ = false;
   bool link_closed_ = false;
   bool lingering_ = false;
+  // The memory budget's view of the link, in one byte. publishing_ and read_full_ are cleared
+  // every sweep (release_idle_buffers), so they describe the last quarter second or so.
+  bool publishing_ : 1 = false;     // a PUBLISH arrived since the last sweep
+  bool read_full_ : 1 = false;      // a read filled the scratch buffer since the last sweep
+  bool budget_paused_ : 1 = false;  // parked by the worker until below the low-water mark
+  bool stalled_ : 1 = false;        // the last flush left bytes the stream did not take
 };
 
 }  // namespace hermod::broker

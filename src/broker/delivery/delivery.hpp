@@ -22,6 +22,7 @@
 #include "broker/connection/link.hpp"
 #include "broker/durability/ack_holds.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/metrics/worker_stats.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
@@ -42,6 +43,7 @@ class Delivery {
     SessionWriter& writer;
     AckHolds& holds;
     Turn& turn;
+    MemoryUse& memory;  // the worker's count for the memory budget: session queues, batches
   };
   explicit Delivery(Parts parts) : p_(parts) {}
   Delivery(const Delivery&) = delete;
@@ -90,7 +92,10 @@ class Delivery {
   };
   void route_to(const SubscriberRef& who, OutboundMessage out, PublishGate* gate);
   void send_inflight(Session& s, OutboundMessage out, PublishGate* gate);
-  void on_remote(std::vector<Remote>& batch);
+  // `bytes`: what the sender counted for the batch (batches_posted), counted here as taken.
+  void on_remote(std::vector<Remote>& batch, std::uint64_t bytes);
+  // The memory budget's count of a message entering or leaving a session queue.
+  void count_queued(const OutboundMessage& out, bool entering);
   // Queues `out` behind the window, or drops (and forgets) it when the queue is full.
   void queue_or_drop(Session& s, OutboundMessage& out);
 
@@ -99,6 +104,7 @@ class Delivery {
   const std::vector<boost::asio::io_context*>* io_ = nullptr;
   std::vector<const RouteEntry*> matches_;   // scratch for publish()
   std::vector<std::vector<Remote>> outboxes_;  // per target worker
+  std::vector<std::uint64_t> outbox_bytes_;    // per target worker: what its outbox counts
 };
 
 }  // namespace hermod::broker

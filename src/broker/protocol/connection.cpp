@@ -48,6 +48,7 @@ Connection::Connection(Context& context, std::unique_ptr<net::Stream> stream, co
 }
 
 Connection::~Connection() {
+  if (inbuf_) context_.memory.use().partial_packets -= inbuf_->size();
   if (counted_) ctx().services.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -83,6 +84,7 @@ void Connection::process(std::string_view data) {
   // Decode straight from the scratch buffer unless an incomplete packet is waiting in inbuf_.
   std::string joined;
   if (inbuf_) {
+    context_.memory.use().partial_packets -= inbuf_->size();  // the memory budget's count
     joined = std::move(*inbuf_);
     inbuf_.reset();
     joined.append(data);
@@ -109,6 +111,7 @@ void Connection::process(std::string_view data) {
       if (!publish) return fail(publish.error());
       if (*publish) {
         pos += h.total_length();
+        mark_publishing();
         publish_received(**publish, nullptr);
         continue;
       }
@@ -149,6 +152,7 @@ void Connection::process(std::string_view data) {
       joined.erase(0, pos);
       inbuf_ = std::make_unique<std::string>(std::move(joined));
     }
+    context_.memory.use().partial_packets += inbuf_->size();
   }
 }
 
@@ -183,6 +187,7 @@ void Connection::on_packet(mqtt::Packet&& packet) {
           }
           handle_connect(std::move(p));
         } else if constexpr (std::is_same_v<T, Publish>) {
+          mark_publishing();
           handle_publish(std::move(p));
         } else if constexpr (std::is_same_v<T, Puback> || std::is_same_v<T, Pubrec> || std::is_same_v<T, Pubrel> ||
                              std::is_same_v<T, Pubcomp>) {

@@ -16,6 +16,7 @@
 #include "broker/connection/link.hpp"
 #include "broker/delivery/delivery.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
 #include "broker/session/session_directory.hpp"
@@ -36,6 +37,7 @@ struct Services {
   const SessionDirectory& directory;     // which worker owns a client id
   RetainedStore& retained;
   std::atomic<std::uint64_t>& connections;  // open connections, for max_connections
+  MemoryBudget& memory;                     // the global memory budget's shared sum
 };
 
 // A connection on its way to its client id's home worker, after its CONNECT.
