@@ -149,12 +149,19 @@ def test_memory_budget_holds_while_a_stalled_subscriber_is_flooded(make_broker, 
     assert loaded_p99 <= 2 * max(unloaded_p99, 0.5), (
         f"a light client's p99 went from {unloaded_p99:.2f} ms to {loaded_p99:.2f} ms under the flood")
 
-    # The flood is over: the queues empty and the memory goes back to the system.
-    def fell() -> bool:
-        return flood.rss_bytes(pid) < peak - growth // 2
+    # The flood is over: the queues empty and the memory goes back to the system. Not all of
+    # it: mimalloc keeps freed pages of segments that still hold live blocks (docs/performance.md
+    # measured 13-16 MiB of 35-80 MiB kept); a third of the growth is the bound stated here.
+    lowest = peak
     if kind != "tsan":
-        wait_for(fell, timeout=5, interval=0.1,
-                 message=f"RSS to fall by half of the {growth / MIB:.1f} MiB it grew (from {peak / MIB:.1f} MiB)")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and lowest >= peak - growth // 3:
+            lowest = min(lowest, flood.rss_bytes(pid))
+            time.sleep(0.1)
+        print(f"RSS fell by {(peak - lowest) / MIB:.1f} MiB of the {growth / MIB:.1f} MiB it grew")
+        assert lowest < peak - growth // 3, (
+            f"RSS fell by {(peak - lowest) / MIB:.1f} MiB within 5 s of the flood's end: less than a third of "
+            f"the {growth / MIB:.1f} MiB it grew")
     # The next $SYS round shows the empty queues.
     wait_for(lambda: read_sys(b.port, ["$SYS/broker/memory/used"])["$SYS/broker/memory/used"] < MIB,
              timeout=5, interval=0.5, message="$SYS/broker/memory/used below 1 MiB")
