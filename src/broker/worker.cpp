@@ -99,6 +99,7 @@ void Worker::shutdown() {
     for (auto& l : lingering_) l.link->end_linger();
     lingering_.clear();
     parked_readers_.clear();
+    services_.memory.set_parked(index_, false);
     poller_.stop();
     // What waited for a subscriber's PUBACK is written now, so a restart still has it.
     holds_.stop();

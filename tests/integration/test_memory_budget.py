@@ -73,6 +73,7 @@ class Prober:
         self.client.connect(client_id)
         self.topic = f"probe/{client_id}"
         self.client.subscribe([(self.topic, 0)])
+        self.p99_ms(50)  # warm-up: the first round trips pay for first-use allocations
 
     def p99_ms(self, samples: int) -> float:
         times = []

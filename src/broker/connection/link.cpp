@@ -82,6 +82,8 @@ bool Link::hold_for_budget() {
 void Link::resume_reading_after_budget() {
   if (!budget_paused_) return;
   budget_paused_ = false;
+  // Its keepalive counts from now (Connection::timed_out skipped it while paused).
+  on_resumed();
   // Judged again by what it does next, not by the flood that paused it.
   publishing_ = false;
   read_full_ = false;

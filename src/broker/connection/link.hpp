@@ -130,6 +130,9 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // Ends a lingering close: the stream is closed now. Idempotent; the worker's thread.
   void end_linger();
   bool lingering() const { return lingering_; }
+  // Not read for now because the broker is over its memory budget (its client may well be
+  // sending: a keepalive must not count this time against it).
+  bool paused_for_budget() const { return budget_paused_; }
   // "address:port" of the client, for log lines.
   std::string remote() const;
   const boost::asio::ip::tcp::endpoint& remote_endpoint() const { return stream_->remote(); }
@@ -141,6 +144,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   virtual void on_bytes(std::string_view data) = 0;
   // The stream ended or failed while reading or writing.
   virtual void on_lost() = 0;
+  // Reading resumes after a pause for the memory budget.
+  virtual void on_resumed() {}
 
   void start_reading() { wait_readable(); }
   // While paused no read is attempted (a CONNECT waits for its password check).

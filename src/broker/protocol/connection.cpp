@@ -220,7 +220,8 @@ std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
     return std::nullopt;
   }
   // [MQTT-3.1.2-24]: one and a half times the keep alive without a packet closes the connection.
-  if (state_ == State::connected && keep_alive_ > 0 &&
+  // Not while the broker does not read it (memory budget): its packets wait in the socket.
+  if (state_ == State::connected && keep_alive_ > 0 && !paused_for_budget() &&
       now - last_received_ > std::chrono::milliseconds(keep_alive_ * 1500)) {
     return CloseReason::keepalive_timeout;
   }

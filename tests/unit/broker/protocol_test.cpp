@@ -512,7 +512,7 @@ TEST_P(BrokerTest, MemoryBudgetParksAHeavyPublisherAndDropsQos0ToAStalledSubscri
   auto healthy = connect(id_on(1, "healthy"), true, 1);
   subscribe(*healthy, "flood", 0);
   (void)healthy->packets();
-  auto pub = connect(id_on(0, "flooder"), true, 0);
+  auto pub = connect(connect_packet(id_on(0, "flooder"), true, /*keep_alive=*/2), 0);
   // 2 MiB of 1 KiB QoS 0 messages in one go: the broker's reads fill its scratch buffer.
   const std::string payload(1024, 'x');
   std::string bytes;
@@ -525,6 +525,11 @@ TEST_P(BrokerTest, MemoryBudgetParksAHeavyPublisherAndDropsQos0ToAStalledSubscri
   EXPECT_GE(w0.memory_exceeded.get() + w1.memory_exceeded.get(), 1u);
   EXPECT_GE(w0.memory_reads_paused.get(), 1u) << "the publisher's reading is paused (TCP back-pressure)";
   EXPECT_FALSE(pub->input.empty()) << "the broker stopped reading the publisher";
+  // Its packets wait in the socket: the time it is not read does not count against its keepalive.
+  clock_.advance(10s);
+  broker_->worker(0).sweep();
+  run();
+  EXPECT_FALSE(pub->ended_by_broker()) << "a publisher paused for the budget is not timed out [MQTT-3.1.2-24]";
   // A light publisher is still read; its message reaches the healthy subscriber, not the
   // stalled one.
   auto light = connect(id_on(0, "light"), true, 0);
