@@ -83,6 +83,13 @@ class Worker final : private Turn, private ConnectionHost {
   // The 250 ms sweep's work, at the Clock's now: timeouts, idle buffers, expiry, delayed wills.
   void sweep();
   std::size_t connection_count() const { return connections_.size(); }
+  // Switches this worker to `p`: every later event is checked against it. Worker thread, or
+  // the main thread before start().
+  void set_policy(std::shared_ptr<const Policy> p) { policy_ = std::move(p); }
+  const Policy& policy() const { return *policy_; }
+  // A reload with auth.disconnect_removed_users: closes the connections of users `users` does
+  // not hold any more. Worker thread.
+  void close_unknown_users(const auth::PasswordTable& users);
 
  private:
   // Turn
@@ -157,6 +164,7 @@ class Worker final : private Turn, private ConnectionHost {
   Clock::time_point memory_logged_at_{};
   std::uint64_t memory_logged_[3] = {0, 0, 0};  // exceeded, reads paused, dropped
 
+  std::shared_ptr<const Policy> policy_;  // before delivery_ and context_, which refer to it
   SessionRegistry sessions_;
   RouteIndex routes_;
   SessionWriter writer_;

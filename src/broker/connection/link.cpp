@@ -57,8 +57,8 @@ void Link::wait_readable() {
   stream_->async_wait(net::Side::reading, net::Want::read);
 }
 
-void Link::resume_reading() {
-  read_paused_ = false;
+void Link::resume_reading(Pause why) {
+  read_paused_ &= static_cast<std::uint8_t>(~why);
   wait_readable();
 }
 
@@ -73,21 +73,20 @@ bool Link::hold_for_budget() {
   auto& memory = context_.memory;
   if (!memory.over() || !publishing_ || (!read_full_ && !memory.far_over())) return false;
   // The readiness stays with the stream: resuming waits for it again and reads at once.
-  budget_paused_ = true;
+  pause_reading(pause_budget);
   context_.stats.memory_reads_paused.add();
   context_.turn.park_reader(shared_from_this());
   return true;
 }
 
 void Link::resume_reading_after_budget() {
-  if (!budget_paused_) return;
-  budget_paused_ = false;
+  if (!reading_paused(pause_budget)) return;
   // Its keepalive counts from now (Connection::timed_out skipped it while paused).
   on_resumed();
   // Judged again by what it does next, not by the flood that paused it.
   publishing_ = false;
   read_full_ = false;
-  wait_readable();
+  resume_reading(pause_budget);
 }
 
 void Link::read_available(int max_reads, char* buffer, std::size_t size) {
@@ -367,7 +366,7 @@ void Link::release_idle_buffers() {
     if (rare_->held_acks && rare_->held_acks->empty()) rare_->held_acks.reset();
     if (rare_->empty()) rare_.reset();
   }
-  if (!budget_paused_) {
+  if (!reading_paused(pause_budget)) {
     publishing_ = false;
     read_full_ = false;
   }

@@ -132,7 +132,7 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   bool lingering() const { return lingering_; }
   // Not read for now because the broker is over its memory budget (its client may well be
   // sending: a keepalive must not count this time against it).
-  bool paused_for_budget() const { return budget_paused_; }
+  bool paused_for_budget() const { return (read_paused_ & pause_budget) != 0; }
   // "address:port" of the client, for log lines.
   std::string remote() const;
   const boost::asio::ip::tcp::endpoint& remote_endpoint() const { return stream_->remote(); }
@@ -148,11 +148,15 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   virtual void on_resumed() {}
 
   void start_reading() { wait_readable(); }
-  // While paused no read is attempted (a CONNECT waits for its password check).
-  void pause_reading() { read_paused_ = true; }
+  // While paused for any reason no read is attempted: a CONNECT waits for its password check, a
+  // client over its message or byte rate waits for its bucket, publishers wait while the memory
+  // budget is spent. Reading resumes when the last reason is lifted.
+  enum Pause : std::uint8_t { pause_check = 1, pause_rate = 2, pause_budget = 4 };
+  void pause_reading(Pause why) { read_paused_ |= why; }
+  void resume_reading(Pause why);
+  bool reading_paused(Pause why) const { return (read_paused_ & why) != 0; }
   // The client sent a PUBLISH: reading it may pause while the broker is over its memory budget.
   void mark_publishing() { publishing_ = true; }
-  void resume_reading();
   // Reads into `buffer` and hands what the stream has to on_bytes(), at most `max_reads` reads;
   // does not wait for more.
   void read_available(int max_reads, char* buffer, std::size_t size);
@@ -265,15 +269,15 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   bool write_waiting_ = false;   // a wait for the stream to take more is pending
   bool flush_scheduled_ = false; // on the worker's flush list for this turn
   bool read_waiting_ = false;
-  bool read_paused_ = false;
+  std::uint8_t read_paused_ = 0;  // Pause bits
   bool link_closed_ = false;
   bool lingering_ = false;
-  // The memory budget's view of the link, in one byte. publishing_ and read_full_ are cleared
-  // every sweep (release_idle_buffers), so they describe the last quarter second or so.
-  bool publishing_ : 1 = false;     // a PUBLISH arrived since the last sweep
-  bool read_full_ : 1 = false;      // a read filled the scratch buffer since the last sweep
-  bool budget_paused_ : 1 = false;  // parked by the worker until below the low-water mark
-  bool stalled_ : 1 = false;        // the last flush left bytes the stream did not take
+  // The memory budget's view of the link, in one byte (its pause is the pause_budget bit of
+  // read_paused_). publishing_ and read_full_ are cleared every sweep (release_idle_buffers),
+  // so they describe the last quarter second or so.
+  bool publishing_ : 1 = false;  // a PUBLISH arrived since the last sweep
+  bool read_full_ : 1 = false;   // a read filled the scratch buffer since the last sweep
+  bool stalled_ : 1 = false;     // the last flush left bytes the stream did not take
 };
 
 }  // namespace hermod::broker

@@ -24,6 +24,7 @@
 #include "broker/durability/session_writer.hpp"
 #include "broker/limits/memory_budget.hpp"
 #include "broker/metrics/worker_stats.hpp"
+#include "broker/policy/policy.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
 #include "broker/session/session_registry.hpp"
@@ -43,6 +44,7 @@ class Delivery {
     SessionWriter& writer;
     AckHolds& holds;
     Turn& turn;
+    const std::shared_ptr<const Policy>& policy;  // the worker's current rules (ACL on delivery)
     MemoryUse& memory;  // the worker's count for the memory budget: session queues, batches
   };
   explicit Delivery(Parts parts) : p_(parts) {}
@@ -98,6 +100,11 @@ class Delivery {
   void count_queued(const OutboundMessage& out, bool entering);
   // Queues `out` behind the window, or drops (and forgets) it when the queue is full.
   void queue_or_drop(Session& s, OutboundMessage& out);
+  // Whether the ACL in force lets `s`'s client receive `out` now. Every delivery asks, queued
+  // ones again when they leave the queue, so a revoked grant stops what was already routed.
+  bool may_receive(Session& s, const OutboundMessage& out);
+  // Drops `out` for `s` (counted, and forgotten by the store).
+  void drop(Session& s, OutboundMessage& out);
 
   Parts p_;
   const std::vector<Delivery*>* all_ = nullptr;
