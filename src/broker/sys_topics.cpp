@@ -55,6 +55,13 @@ void SysTopics::publish_all() {
   pub("$SYS/broker/bytes/sent", std::to_string(t.bytes_sent));
   pub("$SYS/broker/subscriptions/count", std::to_string(t.subscriptions));
   pub("$SYS/broker/retained messages/count", std::to_string(t.retained));
+  // The memory budget (docs/configuration.md, limits.memory_budget): bytes counted against it,
+  // the budget itself, and what it did, as totals since the start.
+  pub("$SYS/broker/memory/used", std::to_string(t.memory_used));
+  pub("$SYS/broker/memory/budget", std::to_string(t.memory_budget));
+  pub("$SYS/broker/memory/exceeded", std::to_string(t.memory_exceeded));
+  pub("$SYS/broker/memory/reads paused", std::to_string(t.memory_reads_paused));
+  pub("$SYS/broker/messages/dropped/memory", std::to_string(t.memory_dropped));
 }
 
 }  // namespace hermod::broker

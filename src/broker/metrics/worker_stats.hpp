@@ -21,6 +21,11 @@ struct WorkerStats {
   Counter publishes_rate_limited;     // PUBLISHes refused (MQTT 5 0x96/0x97) or slowed by message_rate/byte_rate
   Counter subscriptions;       // gauge: subscriptions of sessions homed on this worker
   Counter sessions;            // gauge: sessions homed on this worker (connected or not)
+  // The memory budget (limits/memory_budget.hpp):
+  Counter memory_exceeded;     // times this worker saw the broker's queued bytes go above it
+  Counter memory_reads_paused; // times a publishing connection's reading was paused for it
+  Counter memory_dropped;      // QoS 0 to a stalled subscriber dropped for it (also in messages_dropped)
+  Counter memory_releases;     // times freed memory was given back to the system after a fall
 };
 
 // Sums of every worker's statistics, for $SYS and metrics.
@@ -37,6 +42,11 @@ struct BrokerTotals {
   std::uint64_t publishes_rate_limited = 0;
   std::uint64_t subscriptions = 0;
   std::uint64_t retained = 0;
+  std::uint64_t memory_used = 0;    // bytes counted against the memory budget, all workers
+  std::uint64_t memory_budget = 0;  // 0: off
+  std::uint64_t memory_exceeded = 0;
+  std::uint64_t memory_reads_paused = 0;
+  std::uint64_t memory_dropped = 0;
 };
 
 }  // namespace hermod::broker

@@ -50,6 +50,7 @@ Connection::Connection(Context& context, std::unique_ptr<net::Stream> stream, co
 }
 
 Connection::~Connection() {
+  if (inbuf_) context_.memory.use().partial_packets -= inbuf_->size();
   if (counted_) ctx().services.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -85,6 +86,7 @@ void Connection::process(std::string_view data) {
   // Decode straight from the scratch buffer unless an incomplete packet is waiting in inbuf_.
   std::string joined;
   if (inbuf_) {
+    context_.memory.use().partial_packets -= inbuf_->size();  // the memory budget's count
     joined = std::move(*inbuf_);
     inbuf_.reset();
     joined.append(data);
@@ -113,6 +115,7 @@ void Connection::process(std::string_view data) {
       if (!publish) return fail(publish.error());
       if (*publish) {
         pos += h.total_length();
+        mark_publishing();
         publish_received(**publish, nullptr);
         continue;
       }
@@ -153,6 +156,7 @@ void Connection::process(std::string_view data) {
       joined.erase(0, pos);
       inbuf_ = std::make_unique<std::string>(std::move(joined));
     }
+    context_.memory.use().partial_packets += inbuf_->size();
   }
 }
 
@@ -187,6 +191,7 @@ void Connection::on_packet(mqtt::Packet&& packet) {
           }
           handle_connect(std::move(p));
         } else if constexpr (std::is_same_v<T, Publish>) {
+          mark_publishing();
           handle_publish(std::move(p));
         } else if constexpr (std::is_same_v<T, Puback> || std::is_same_v<T, Pubrec> || std::is_same_v<T, Pubrel> ||
                              std::is_same_v<T, Pubcomp>) {
@@ -219,7 +224,8 @@ std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
     return std::nullopt;
   }
   // [MQTT-3.1.2-24]: one and a half times the keep alive without a packet closes the connection.
-  if (state_ == State::connected && keep_alive_ > 0 &&
+  // Not while the broker does not read it (memory budget): its packets wait in the socket.
+  if (state_ == State::connected && keep_alive_ > 0 && !paused_for_budget() &&
       now - last_received_ > std::chrono::milliseconds(keep_alive_ * 1500)) {
     return CloseReason::keepalive_timeout;
   }

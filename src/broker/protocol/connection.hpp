@@ -92,6 +92,9 @@ class Connection final : public Link {
  protected:
   void on_bytes(std::string_view data) override;
   void on_lost() override { close(CloseReason::connection_lost); }
+  void on_resumed() override {
+    if (state_ == State::connected) last_received_ = context_.clock.now();
+  }
 
  private:
   // checking: CONNECT received, its password is being checked off the worker thread.

@@ -16,6 +16,7 @@
 #include "broker/connection/link.hpp"
 #include "broker/delivery/delivery.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/policy/policy.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
@@ -38,6 +39,7 @@ struct Services {
   RetainedStore& retained;
   std::atomic<std::uint64_t>& connections;  // open connections, for max_connections
   const PolicyHolder& policy;               // the reloadable rules; workers read their own copy
+  MemoryBudget& memory;                     // the global memory budget's shared sum
 };
 
 // A connection on its way to its client id's home worker, after its CONNECT.
