@@ -262,6 +262,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     logger("client")->debug("{} closed before CONNECT: {}", remote(), to_string(reason));
   }
   auto& delivery = ctx().delivery;
+  if (will && will_ && session_ && ctx().policy().acl && publish_refusal(will_->topic)) {
+    // The ACL was checked at CONNECT; a reload since may have taken the write grant away.
+    logger("client")->info("{} {}: will to \"{}\" not published: the ACL does not allow it any more", remote(),
+                           session_->client_id(), will_->topic);
+    will_.reset();
+  }
   if (will && will_) {
     const std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay > 0 && session_ && session_->persistent()) {
