@@ -271,12 +271,12 @@ class Converter {
       if (!problem.empty()) {
         const auto users = users_of(file);
         warn(a.password_file, "password_file",
-             "Hermod cannot read this file (" + problem + "). mosquitto_passwd's hashes cannot be converted: make a "
-             "Hermod password file with `hermod passwd FILE USER` for each user" +
+             "Hermod cannot read this file (" + problem + "): correct that line, or make a Hermod password "
+             "file with `hermod passwd FILE USER` for each user" +
                  (users.empty() ? std::string() : " (" + join(users, 8) + ")") +
                  " and set [auth] password_file to it; until then no user name and password is accepted");
         auth_.comment("mosquitto's password file " + file);
-        auth_.comment("holds mosquitto_passwd hashes, which Hermod cannot read. Make a Hermod password file with");
+        auth_.comment("has a line Hermod cannot read. Correct it, or make a Hermod password file with");
         auth_.comment("`hermod passwd FILE USER` for each user" +
                       (users.empty() ? std::string() : " (" + join(users, 8) + ")") + " and name it here;");
         auth_.comment("until then this empty one accepts no user name and password.");

@@ -331,9 +331,9 @@ TEST_F(Convert, PasswordFileHermodCanReadIsCarriedOver) {
   EXPECT_TRUE(c.warnings.empty()) << c.all_warnings();
 }
 
-TEST_F(Convert, MosquittoPasswordFileBecomesAnEmptyOneWithAWarning) {
+TEST_F(Convert, PasswordFileHermodCannotReadBecomesAnEmptyOneWithAWarning) {
   dir_.write("passwd", "alice:$7$101$salt$hash\nbob:$7$101$salt$hash\n");
-  problem_ = [](const std::string& path) { return path + ":1: expected user:$scram-sha-256$..."; };
+  problem_ = [](const std::string& path) { return path + ":1: user \"alice\": the salt is not base64"; };
   const auto c = run("listener 1883 127.0.0.1\npassword_file passwd\nallow_anonymous true\n");
   EXPECT_EQ(c.config.auth.password_file, "/dev/null");
   EXPECT_TRUE(c.config.auth.allow_anonymous);

@@ -1,0 +1,149 @@
+"""Mosquitto's password files in Hermod (docs/security.md): files written by Debian's
+mosquitto_passwd ($7$ PBKDF2-SHA512, its default, and $6$ SHA-512 with -H sha512) accepted as they
+are for user name and password logins with mosquitto_pub/mosquitto_sub and paho at 3.1.1 and 5;
+SCRAM-SHA-256 failing for such users exactly as for unknown ones; plain-text `user:password` lines
+refused at start-up with file:line."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from auth_broker import hermod_passwd, mosquitto_passwd, reload
+from broker_process import unique_id, wait_for
+from clients import mosquitto_pub
+from mqtt5_raw import AUTHENTICATION_DATA, NOT_AUTHORIZED, SUCCESS
+from scram import ScramClient, begin, check_challenge, connect_scram
+from test_auth import (BAD_USER_NAME_OR_PASSWORD, BAD_USER_NAME_OR_PASSWORD_V3, NOT_AUTHORIZED_V3,
+                       mosquitto_sub_once, paho_connack)
+from test_config import start_expecting_failure
+
+pytest_plugins = ["mqtt5_raw", "auth_broker"]  # the v5 and make_auth_broker fixtures
+pytestmark = pytest.mark.hermod_only("Hermod reading mosquitto_passwd's files, and hermod passwd -U")
+
+# alice gets mosquitto_passwd's default ($7$), bob -H sha512 ($6$).
+USERS = {"alice": "alice's secret", "bob": "b0b:pa$$"}
+
+
+@pytest.fixture
+def mosquitto_file(tmp_path) -> str:
+    """The text of a password file made by Debian's mosquitto_passwd for USERS."""
+    path = tmp_path / "mosquitto.pw"
+    alice = mosquitto_passwd(path, "alice", USERS["alice"])
+    bob = mosquitto_passwd(path, "bob", USERS["bob"], "-H", "sha512")
+    assert re.fullmatch(r"alice:\$7\$101\$[A-Za-z0-9+/]{16}\$[A-Za-z0-9+/]{86}==", alice), alice
+    assert re.fullmatch(r"bob:\$6\$[A-Za-z0-9+/]{16}\$[A-Za-z0-9+/]{86}==", bob), bob
+    return path.read_text()
+
+
+# -------------------------------------------------------------------------------------------
+# Logging in with mosquitto_passwd's hashes
+
+
+@pytest.mark.parametrize("version", ["311", "5"])
+def test_mosquitto_clients_log_in_with_mosquitto_passwd_users(make_auth_broker, clients, mosquitto_file,
+                                                              version):
+    b = make_auth_broker(password_text=mosquitto_file)
+    sub = clients.mosquitto_sub("-t", "mpw/right", "-C", "1", "-u", "bob", "-P", USERS["bob"],
+                                "-V", version, broker=b)
+    sub.wait_subscribed()
+    done = mosquitto_pub(b, "-t", "mpw/right", "-m", "hello", "-u", "alice", "-P", USERS["alice"],
+                         "-V", version)
+    assert done.returncode == 0, f"a $7$ user with the right password is accepted: {done.stderr}"
+    sub.wait_line(lambda l: l == "hello")
+    assert sub.wait_exit() == 0, "a $6$ user with the right password is accepted"
+
+
+@pytest.mark.parametrize("version, text", [
+    ("311", "Connection Refused: bad user name or password"),
+    ("5", "Bad User Name or Password"),
+])
+@pytest.mark.parametrize("user, password", [("alice", "alice's guess"), ("bob", USERS["alice"]),
+                                            ("mallory", USERS["alice"])],
+                         ids=["7-wrong-password", "6-wrong-password", "unknown-user"])
+def test_mosquitto_clients_refused_with_wrong_passwords(make_auth_broker, mosquitto_file, version, text,
+                                                        user, password):
+    b = make_auth_broker(password_text=mosquitto_file)
+    done = mosquitto_pub(b, "-t", "mpw/x", "-m", "no", "-u", user, "-P", password, "-V", version)
+    assert done.returncode != 0 and text in done.stderr, \
+        f"CONNACK bad user name or password (3.1.1: 4, 5: 0x86): {done.returncode} {done.stderr}"
+    done = mosquitto_sub_once(b, "-u", user, "-P", password, "-V", version)
+    assert done.returncode != 0 and text in done.stderr + done.stdout, (done.returncode, done.stderr)
+    assert password not in b.stderr_text(), "passwords are never logged"
+
+
+@pytest.mark.parametrize("v5, bad, anonymous", [
+    (False, BAD_USER_NAME_OR_PASSWORD_V3, NOT_AUTHORIZED_V3),
+    (True, BAD_USER_NAME_OR_PASSWORD, NOT_AUTHORIZED),
+], ids=["mqtt311", "mqtt5"])
+def test_paho_return_codes_for_mosquitto_passwd_users(make_auth_broker, mosquitto_file, v5, bad, anonymous):
+    b = make_auth_broker(password_text=mosquitto_file)
+    for user in USERS:
+        assert paho_connack(b, user, USERS[user], v5) == 0, f"{user}: right password → accepted [MQTT-3.1.4-4]"
+        assert paho_connack(b, user, "wrong", v5) == bad, f"{user}: wrong password → bad user name or password"
+        assert paho_connack(b, user, None, v5) == bad, f"{user}: user name without password → refused"
+    assert paho_connack(b, "eve", "x", v5) == bad, "unknown user → bad user name or password"
+    assert paho_connack(b, None, None, v5) == anonymous, "no user name, anonymous not allowed → not authorized"
+
+
+def test_mosquitto_and_hermod_entries_in_one_file(make_auth_broker, mosquitto_file, tmp_path):
+    """A file migrated user by user: `hermod passwd` replaces one Mosquitto entry and keeps the other."""
+    path = tmp_path / "mixed.pw"
+    path.write_text(mosquitto_file)
+    done = hermod_passwd(path, "alice", "-p", "new alice")
+    assert done.returncode == 0, done.stderr
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("alice:$scram-sha-256$") and lines[1] == mosquitto_file.splitlines()[1], lines
+    b = make_auth_broker(password_text=path.read_text())
+    assert paho_connack(b, "alice", "new alice") == 0
+    assert paho_connack(b, "alice", USERS["alice"]) == BAD_USER_NAME_OR_PASSWORD_V3, "the old password is gone"
+    assert paho_connack(b, "bob", USERS["bob"]) == 0
+    assert "2 users (1 with Mosquitto password hashes" in b.stderr_text(), b.stderr_tail()
+
+
+# -------------------------------------------------------------------------------------------
+# SCRAM-SHA-256 cannot work for them
+
+
+def test_scram_for_a_mosquitto_user_fails_like_an_unknown_user(make_auth_broker, mosquitto_file, v5):
+    b = make_auth_broker(password_text=mosquitto_file, log_level="debug")
+    salt = mosquitto_file.splitlines()[0].split("$")[3]
+    first = begin(v5.raw(b), unique_id("who"), ScramClient("alice", USERS["alice"]))
+    challenge = check_challenge(first).decode()
+    assert ",i=4096" in challenge and salt not in challenge, \
+        f"the challenge of an unknown user (default iterations, a made-up salt): {challenge}"
+    for user in ("alice", "mallory"):
+        c = v5.raw(b)
+        ack, scram = connect_scram(c, unique_id("scram"), user, USERS["alice"])
+        assert ack.reason_code == NOT_AUTHORIZED, \
+            f"{user}: SCRAM without a SCRAM credential → CONNACK 0x87 [MQTT-4.12.0-4]: {ack}"
+        assert ack.props.get(AUTHENTICATION_DATA) == b"e=invalid-proof", \
+            f"{user}: the same error for a Mosquitto user as for an unknown one: {ack}"
+        assert not scram.verify_server_final(ack.props.get(AUTHENTICATION_DATA))
+    log = b.stderr_text()
+    assert re.search(r'debug.*SCRAM-SHA-256 for user "alice" will fail: the password file holds a Mosquitto '
+                     r'\$7\$ hash', log), log[-3000:]
+    assert 'user "alice" has a Mosquitto $7$ password hash, no SCRAM-SHA-256 credential' in log, log[-3000:]
+    assert USERS["alice"] not in log, "passwords are never logged"
+    assert paho_connack(b, "alice", USERS["alice"], v5=True) == SUCCESS, "the plain password still works"
+
+
+def test_scram_debug_line_is_not_logged_at_info(make_auth_broker, mosquitto_file, v5):
+    b = make_auth_broker(password_text=mosquitto_file, log_level="info")
+    ack, _ = connect_scram(v5.raw(b), unique_id("scram"), "alice", USERS["alice"])
+    assert ack.reason_code == NOT_AUTHORIZED, ack
+    wait_for(lambda: "no SCRAM-SHA-256 credential" in b.stderr_text(), message="the refusal's log line")
+    assert "will fail" not in b.stderr_text(), "the explanation is for debug level only"
+
+
+# -------------------------------------------------------------------------------------------
+# Plain-text passwords
+
+
+def test_plain_text_file_is_refused_at_start_naming_file_and_line(tmp_path):
+    pw = tmp_path / "plain.pw"
+    pw.write_text("# from mosquitto 1.x\ncarol:carol's secret\n")
+    done = start_expecting_failure(tmp_path, f'[auth]\npassword_file = "{pw}"\n')
+    assert f'{pw}:2: user "carol" has a plain-text password' in done.stderr, done.stderr
+    assert "carol's secret" not in done.stderr, "the password is never printed"
