@@ -4,8 +4,9 @@ both must accept and refuse the same clients: anonymous ones, users with passwor
 with and without certificates, WebSocket clients. Also: the warnings (file:line: key: why) for
 what is not carried over, include_dir, relative paths, persistence, and the errors.
 
-Password files written by mosquitto_passwd are carried over as they are: both brokers must
-accept the same users.
+Where the conversion cannot be exact (plain-text password files, which mosquitto 2 ignores and
+Hermod refuses until `hermod passwd -U` hashes them) the test checks the documented behaviour
+instead.
 
 PYTEST_DONT_REWRITE
 """
@@ -446,6 +447,42 @@ def test_mosquitto_password_file_is_carried_over_as_it_is(confdir, make_broker):
                            "bob, alice's password": False, "anonymous": False})
     assert not has_warning(warnings, r".*password_file"), warnings
     assert f'password_file = "{confdir / "passwd"}"' in conf.with_name("converted.toml").read_text()
+
+
+@pytest.mark.time_limit(60)
+def test_plain_text_password_file_warns_to_run_hermod_passwd_u(confdir, make_broker):
+    port = free_port()
+    passwd = confdir / "passwd"
+    mosquitto_passwd(passwd, "alice", "secret")
+    with passwd.open("a") as f:
+        f.write("carol:carol-pw\n")
+    conf = confdir / "mosquitto.conf"
+    conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\npassword_file passwd\nallow_anonymous false\n")
+    probes = {"alice": lambda: pub(port, "-u", "alice", "-P", "secret"),
+              "carol (plain text)": lambda: pub(port, "-u", "carol", "-P", "carol-pw"),
+              "anonymous": lambda: pub(port)}
+    toml, warnings = convert_ok(conf)
+    assert has_warning(warnings, r"mosquitto\.conf:\d+: password_file: the file holds plain-text passwords, "
+                                 r"which mosquitto 2 ignores and Hermod refuses \(.*passwd:2: user \"carol\".*\)\. "
+                                 rf"Run `hermod passwd -U {re.escape(str(passwd))}` before starting Hermod"), warnings
+    mosquitto = Mosquitto(conf, [port], confdir)
+    try:
+        by_mosquitto = {k: v[0] for k, v in run_probes(probes).items()}
+    finally:
+        mosquitto.stop()
+    assert by_mosquitto == {"alice": True, "carol (plain text)": False, "anonymous": False}, \
+        "mosquitto 2 drops the plain-text line"
+    # As the warning says: Hermod refuses the file until it is hashed, naming file and line.
+    refused = subprocess.run([str(hermod_bin()), "-c", str(toml)], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and f"{passwd}:2:" in refused.stderr and "hermod passwd -U" in refused.stderr, \
+        refused.stderr
+    done = subprocess.run([str(hermod_bin()), "passwd", "-U", str(passwd)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    start_hermod(make_broker, toml, [port])
+    assert {k: v[0] for k, v in run_probes(probes).items()} == {
+        "alice": True, "carol (plain text)": True, "anonymous": False}, "Hermod now accepts carol as well"
 
 
 @pytest.mark.time_limit(40)

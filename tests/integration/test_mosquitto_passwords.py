@@ -2,11 +2,12 @@
 mosquitto_passwd ($7$ PBKDF2-SHA512, its default, and $6$ SHA-512 with -H sha512) accepted as they
 are for user name and password logins with mosquitto_pub/mosquitto_sub and paho at 3.1.1 and 5;
 SCRAM-SHA-256 failing for such users exactly as for unknown ones; plain-text `user:password` lines
-refused at start-up with file:line."""
+refused at start-up with file:line; and `hermod passwd -U`, which hashes them in place."""
 
 from __future__ import annotations
 
 import re
+import stat
 
 import pytest
 
@@ -138,12 +139,82 @@ def test_scram_debug_line_is_not_logged_at_info(make_auth_broker, mosquitto_file
 
 
 # -------------------------------------------------------------------------------------------
-# Plain-text passwords
+# Plain-text passwords and hermod passwd -U
 
 
 def test_plain_text_file_is_refused_at_start_naming_file_and_line(tmp_path):
     pw = tmp_path / "plain.pw"
     pw.write_text("# from mosquitto 1.x\ncarol:carol's secret\n")
     done = start_expecting_failure(tmp_path, f'[auth]\npassword_file = "{pw}"\n')
-    assert f'{pw}:2: user "carol" has a plain-text password' in done.stderr, done.stderr
+    assert f'{pw}:2: user "carol" has a plain-text password; run `hermod passwd -U {pw}`' in done.stderr, \
+        done.stderr
     assert "carol's secret" not in done.stderr, "the password is never printed"
+
+
+def test_sighup_with_plain_text_keeps_the_old_users(make_auth_broker, mosquitto_file):
+    b = make_auth_broker(password_text=mosquitto_file)
+    b.password_file.write_text(mosquitto_file + "carol:carol's secret\n")
+    line = reload(b)
+    assert "not reloaded" in line and f"{b.password_file}:3:" in line and "hermod passwd -U" in line, line
+    assert paho_connack(b, "alice", USERS["alice"]) == 0, "the previous table stays in force"
+
+
+def test_passwd_upgrade_then_login(make_auth_broker, mosquitto_file, v5, tmp_path):
+    path = tmp_path / "users.pw"
+    path.write_text("# migrated\n" + mosquitto_file + "carol:carol's secret\n  dave :  d pw  \n")
+    path.chmod(0o640)
+    done = hermod_passwd(path, "-U")
+    assert done.returncode == 0, done.stderr
+    assert "hashed the plain-text passwords of carol, dave in " + str(path) in done.stdout, done.stdout
+    assert re.search(r"kept the Mosquitto password hashes of alice, bob: .*cannot be converted without the "
+                     r"password; `hermod passwd \S+ USER` sets a new one", done.stdout), done.stdout
+    text = path.read_text()
+    assert "secret" not in text and "d pw" not in text, text
+    assert text.startswith("# migrated\n" + mosquitto_file), "other lines stay byte for byte"
+    assert re.search(r"^carol:\$scram-sha-256\$4096\$", text, re.M) and re.search(r"^dave:\$scram", text, re.M)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640, "the file keeps its permissions"
+
+    b = make_auth_broker(password_text=text)
+    assert paho_connack(b, "carol", "carol's secret") == 0
+    assert paho_connack(b, "dave", "d pw") == 0, "blanks around the password were not part of it"
+    assert paho_connack(b, "alice", USERS["alice"]) == 0
+    ack, _ = connect_scram(v5.raw(b), unique_id("scram"), "carol", "carol's secret")
+    assert ack.reason_code == SUCCESS, f"an upgraded user can use SCRAM-SHA-256: {ack}"
+
+    again = hermod_passwd(path, "-U")
+    assert again.returncode == 0 and "no plain-text passwords" in again.stdout, (again.stdout, again.stderr)
+    assert path.read_text() == text, "a second -U changes nothing (it never hashes a hash)"
+
+
+@pytest.mark.parametrize("content, args, message", [
+    ("carol:a:b\n", (), "users.pw:1: user \"carol\": the plain-text password holds ':'"),
+    ("carol:c\nbob:\n", (), "users.pw:2: user \"bob\" has an empty plain-text password"),
+    ("carol:c\nbob:$7$101$AAAA\n", (), "users.pw:2: user \"bob\": a $7$ entry is"),
+    ("carol:c\n", ("carol",), "no user name with it"),
+    ("carol:c\n", ("--iterations", "100"), "iterations"),
+], ids=["colon", "empty", "bad-hash", "user-given", "too-few-iterations"])
+def test_passwd_upgrade_refusals_leave_the_file_alone(tmp_path, content, args, message):
+    path = tmp_path / "users.pw"
+    path.write_text(content)
+    done = hermod_passwd(path, "-U", *args)
+    # 1 as for every refusal of hermod passwd; a command line CLI11 refuses gets CLI11's code.
+    cli11_refuses = args[:1] == ("--iterations",)
+    assert (done.returncode != 0 if cli11_refuses else done.returncode == 1) and message in done.stderr, \
+        (done.returncode, done.stderr)
+    assert path.read_text() == content, "nothing is written when -U refuses"
+    assert list(tmp_path.iterdir()) == [path], "no temporary file is left behind"
+
+
+def test_passwd_upgrade_of_a_missing_file_fails(tmp_path):
+    done = hermod_passwd(tmp_path / "missing.pw", "-U")
+    assert done.returncode == 1 and "missing.pw: no such file" in done.stderr, done.stderr
+    assert not (tmp_path / "missing.pw").exists()
+
+
+def test_passwd_upgrade_excludes_password_and_delete(tmp_path):
+    path = tmp_path / "users.pw"
+    path.write_text("carol:c\n")
+    for extra in (("-p", "x"), ("-D",)):
+        done = hermod_passwd(path, "-U", *extra)
+        assert done.returncode != 0 and "excludes" in done.stderr, (extra, done.returncode, done.stderr)
+    assert path.read_text() == "carol:c\n"

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "broker/auth/crypto.hpp"
@@ -274,8 +275,9 @@ PasswordTable parse_password_file(std::string_view text, const std::string& sour
     Line l = split_line(line, source, number);
     if (l.plain_text) {
       // Never the password itself in the message.
-      throw ConfigError(source, number, "",
-                        "user \"" + l.user + "\" has a plain-text password; Hermod reads hashed entries only");
+      throw PlainTextPasswordError(source, number, "",
+                        "user \"" + l.user + "\" has a plain-text password; run `hermod passwd -U " + source +
+                            "` to hash the file's plain-text passwords");
     }
     std::string error;
     auto entry = parse_entry(l.value, error);
@@ -312,6 +314,48 @@ std::string edit_password_file(std::string_view text, const std::string& source,
   });
   if (!found && credential) out += std::string(user) + ":" + format_credential(*credential) + "\n";
   return out;
+}
+
+}  // namespace hermod::broker::auth
+
+namespace hermod::broker::auth {
+
+PasswordFileUpgrade upgrade_password_file(std::string_view text, const std::string& source, std::uint32_t iterations) {
+  PasswordFileUpgrade result;
+  std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> lines;  // user → line
+  for_each_line(text, [&](std::size_t number, std::string_view raw) {
+    const auto line = trim(raw);
+    const auto keep = [&] {
+      result.text += raw;
+      result.text += '\n';
+    };
+    if (!is_entry(line)) return keep();
+    Line l = split_line(line, source, number);
+    note_user(lines, l.user, source, number);
+    if (!l.plain_text) {
+      std::string error;
+      auto entry = parse_entry(l.value, error);
+      if (!entry) throw ConfigError(source, number, "", "user \"" + l.user + "\": " + error);
+      if (std::holds_alternative<MosquittoHash>(*entry)) result.mosquitto_hashes.push_back(l.user);
+      return keep();
+    }
+    const auto password = l.value;
+    if (password.empty()) {
+      throw ConfigError(source, number, "", "user \"" + l.user + "\" has an empty plain-text password");
+    }
+    if (password.find(':') != std::string_view::npos) {
+      throw ConfigError(source, number, "",
+                        "user \"" + l.user + "\": the plain-text password holds ':', where Mosquitto cut it off; "
+                        "set the password meant with `hermod passwd " + source + " " + l.user + "`");
+    }
+    const auto credential = make_credential(password, iterations);
+    if (!credential) throw std::runtime_error("cannot derive a credential: OpenSSL failed");
+    result.text += l.user + ":" + format_credential(*credential) + "\n";
+    result.hashed.push_back(std::move(l.user));
+  });
+  // What was read line by line must now load as a whole.
+  parse_password_file(result.text, source);
+  return result;
 }
 
 }  // namespace hermod::broker::auth

@@ -3,8 +3,9 @@
 // RFC 5802's SCRAM credentials, never the password, which check a CONNECT's plain password
 // (PBKDF2 again, then compare) and drive SCRAM-SHA-256 enhanced authentication alike. Entries
 // written by Mosquitto's mosquitto_passwd (`$7$`, `$6$`, mosquitto_hash.hpp) are read too, and
-// check plain passwords only. A plain-text `user:password` line (which Mosquitto 1.x read until
-// `mosquitto_passwd -U`) is an error. Format and tool: docs/security.md.
+// check plain passwords only. A plain-text `user:password` line (which Mosquitto reads until
+// `mosquitto_passwd -U`) is an error: upgrade_password_file() hashes those. Format and tool:
+// docs/security.md.
 //
 // A PasswordTable is immutable once parsed; workers share it as shared_ptr<const PasswordTable>
 // and a reload swaps in a new one (see Authenticator). Any thread.
@@ -16,9 +17,11 @@
 #include <string_view>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "base/string_hash.hpp"
 #include "broker/auth/mosquitto_hash.hpp"
+#include "broker/config/config.hpp"
 
 namespace hermod::broker::auth {
 
@@ -91,8 +94,16 @@ class PasswordTable {
   std::size_t mosquitto_users_ = 0;
 };
 
+// The error for a plain-text `user:password` line, which `hermod passwd -U` would hash (so that
+// `hermod convert-config` can tell it from other errors).
+class PlainTextPasswordError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
 // Parses a password file's text; `source` names it in errors. Throws ConfigError
-// ("source:line: message") at the first bad line.
+// ("source:line: message") at the first bad line, PlainTextPasswordError if that is a
+// plain-text one.
 PasswordTable parse_password_file(std::string_view text, const std::string& source);
 // Reads and parses `path`. Throws ConfigError, also when the file cannot be read.
 PasswordTable load_password_file(const std::string& path);
@@ -102,5 +113,20 @@ PasswordTable load_password_file(const std::string& path);
 // was. `found` tells whether `user` had a line.
 std::string edit_password_file(std::string_view text, const std::string& source, std::string_view user,
                                const std::optional<ScramCredential>& credential, bool& found);
+
+// What upgrade_password_file() did.
+struct PasswordFileUpgrade {
+  std::string text;                           // the upgraded file
+  std::vector<std::string> hashed;            // users whose plain-text password became SCRAM
+  std::vector<std::string> mosquitto_hashes;  // users left with $7$ or $6$ entries
+};
+// `text` with every plain-text `user:password` line replaced by a SCRAM entry of `iterations`
+// (fresh salt); SCRAM and Mosquitto entries, comments and blank lines are kept as they are. A
+// plain-text line is read as Mosquitto reads it: blanks around the user name and the password
+// are not part of them. Throws ConfigError ("source:line: message") at a line that is neither
+// plain text nor a valid entry, at a plain-text password that is empty or holds ':' (Mosquitto
+// cut it off there: which one was meant is not known), and at a user defined twice;
+// std::runtime_error if OpenSSL failed.
+PasswordFileUpgrade upgrade_password_file(std::string_view text, const std::string& source, std::uint32_t iterations);
 
 }  // namespace hermod::broker::auth

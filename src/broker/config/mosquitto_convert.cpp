@@ -267,11 +267,21 @@ class Converter {
     const Auth a = effective_auth();
     std::string file = a.password_file.value;
     if (a.password_file.given()) {
-      const std::string problem = o_.password_file_problem ? o_.password_file_problem(file) : std::string();
-      if (!problem.empty()) {
+      const PasswordFileProblem problem =
+          o_.password_file_problem ? o_.password_file_problem(file) : PasswordFileProblem{};
+      if (problem.plain_text) {
+        // Named as it is: Hermod refuses to start until the file is hashed, and says how.
+        warn(a.password_file, "password_file",
+             "the file holds plain-text passwords, which mosquitto 2 ignores and Hermod refuses (" + problem.what +
+                 "). Run `hermod passwd -U " + file +
+                 "` before starting Hermod: it hashes them in place into SCRAM-SHA-256 entries, and Hermod then "
+                 "accepts those users, whom mosquitto 2 refused; mosquitto reads no SCRAM entries "
+                 "(`mosquitto_passwd -U` makes hashes both read)");
+        auth_.comment("holds plain-text passwords: run `hermod passwd -U " + file + "` before starting Hermod.");
+      } else if (!problem.what.empty()) {
         const auto users = users_of(file);
         warn(a.password_file, "password_file",
-             "Hermod cannot read this file (" + problem + "): correct that line, or make a Hermod password "
+             "Hermod cannot read this file (" + problem.what + "): correct that line, or make a Hermod password "
              "file with `hermod passwd FILE USER` for each user" +
                  (users.empty() ? std::string() : " (" + join(users, 8) + ")") +
                  " and set [auth] password_file to it; until then no user name and password is accepted");

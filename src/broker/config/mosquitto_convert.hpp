@@ -27,14 +27,20 @@
 
 namespace hermod::broker::mosquitto {
 
+// What Hermod makes of a password file.
+struct PasswordFileProblem {
+  std::string what;         // why Hermod cannot use the file ("file:line: ..."); "": it can
+  bool plain_text = false;  // the reason is a plain-text password, which `hermod passwd -U` hashes
+};
+
 struct ConvertOptions {
   // Mosquitto opens relative paths from its working directory: the directory to resolve them
   // against (normally the current one).
   std::filesystem::path cwd;
-  // Why Hermod cannot use the password file at `path` (absolute), or "" if it can: the caller
+  // Why Hermod cannot use the password file at `path` (absolute), if it cannot: the caller
   // passes Hermod's password file parser, so this unit needs no auth code. Unset: every file is
   // taken as readable.
-  std::function<std::string(const std::string& path)> password_file_problem;
+  std::function<PasswordFileProblem(const std::string& path)> password_file_problem;
 };
 
 // Converts the mosquitto configuration file `path` (relative to options.cwd if relative) and

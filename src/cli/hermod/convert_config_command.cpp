@@ -13,13 +13,15 @@ namespace {
 
 namespace mosquitto = hermod::broker::mosquitto;
 
-// Why Hermod's password file parser refuses `path` ("" if it takes it).
-std::string password_file_problem(const std::string& path) {
+// Why Hermod's password file parser refuses `path`, if it does.
+mosquitto::PasswordFileProblem password_file_problem(const std::string& path) {
   try {
     hermod::broker::auth::load_password_file(path);
-    return "";
+    return {};
+  } catch (const hermod::broker::auth::PlainTextPasswordError& e) {
+    return {e.what(), true};
   } catch (const hermod::broker::ConfigError& e) {
-    return e.what();
+    return {e.what(), false};
   }
 }
 

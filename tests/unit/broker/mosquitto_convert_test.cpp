@@ -57,7 +57,7 @@ class Convert : public ::testing::Test {
   std::string abs(const std::string& name) const { return (dir_.path() / name).string(); }
 
   TempDir dir_;
-  std::function<std::string(const std::string&)> problem_;
+  std::function<PasswordFileProblem(const std::string&)> problem_;
 };
 
 // --- listeners
@@ -324,7 +324,7 @@ TEST_F(Convert, AllowAnonymous) {
 }
 
 TEST_F(Convert, PasswordFileHermodCanReadIsCarriedOver) {
-  problem_ = [](const std::string&) { return std::string(); };
+  problem_ = [](const std::string&) { return PasswordFileProblem{}; };
   const auto c = run("listener 1883 127.0.0.1\npassword_file users.pw\n");
   EXPECT_EQ(c.config.auth.password_file, abs("users.pw"));
   EXPECT_FALSE(c.config.auth.allow_anonymous);
@@ -333,7 +333,9 @@ TEST_F(Convert, PasswordFileHermodCanReadIsCarriedOver) {
 
 TEST_F(Convert, PasswordFileHermodCannotReadBecomesAnEmptyOneWithAWarning) {
   dir_.write("passwd", "alice:$7$101$salt$hash\nbob:$7$101$salt$hash\n");
-  problem_ = [](const std::string& path) { return path + ":1: user \"alice\": the salt is not base64"; };
+  problem_ = [](const std::string& path) {
+    return PasswordFileProblem{path + ":1: user \"alice\": the salt is not base64", false};
+  };
   const auto c = run("listener 1883 127.0.0.1\npassword_file passwd\nallow_anonymous true\n");
   EXPECT_EQ(c.config.auth.password_file, "/dev/null");
   EXPECT_TRUE(c.config.auth.allow_anonymous);
@@ -342,8 +344,22 @@ TEST_F(Convert, PasswordFileHermodCannotReadBecomesAnEmptyOneWithAWarning) {
   EXPECT_NE(c.toml.find("hermod passwd"), std::string::npos) << c.toml;
 }
 
+TEST_F(Convert, PlainTextPasswordFileIsNamedWithAWarningToRunHermodPasswdU) {
+  dir_.write("passwd", "alice:secret\n");
+  problem_ = [](const std::string& path) {
+    return PasswordFileProblem{path + ":1: user \"alice\" has a plain-text password", true};
+  };
+  const auto c = run("listener 1883 127.0.0.1\npassword_file passwd\n");
+  EXPECT_EQ(c.config.auth.password_file, abs("passwd")) << "once hashed, the same file serves";
+  EXPECT_TRUE(c.warned("m.conf:2: password_file: the file holds plain-text passwords")) << c.all_warnings();
+  EXPECT_NE(c.all_warnings().find("Run `hermod passwd -U " + abs("passwd") + "` before starting Hermod"),
+            std::string::npos)
+      << c.all_warnings();
+  EXPECT_NE(c.toml.find("hermod passwd -U"), std::string::npos) << c.toml;
+}
+
 TEST_F(Convert, PerListenerSettingsThatAgreeBecomeTheGlobalOnes) {
-  problem_ = [](const std::string&) { return std::string(); };
+  problem_ = [](const std::string&) { return PasswordFileProblem{}; };
   const auto c = run("per_listener_settings true\nlistener 1883 127.0.0.1\npassword_file /pw\n"
                      "listener 1884 127.0.0.1\npassword_file /pw\n");
   EXPECT_EQ(c.config.auth.password_file, "/pw");
@@ -352,7 +368,7 @@ TEST_F(Convert, PerListenerSettingsThatAgreeBecomeTheGlobalOnes) {
 }
 
 TEST_F(Convert, PerListenerSettingsThatDifferBecomeTheStrictest) {
-  problem_ = [](const std::string&) { return std::string(); };
+  problem_ = [](const std::string&) { return PasswordFileProblem{}; };
   const auto c = run("per_listener_settings true\n"
                      "listener 1883 127.0.0.1\nallow_anonymous true\n"
                      "listener 1884 127.0.0.1\npassword_file /pw\n");

@@ -115,10 +115,24 @@ TEST(PasswordFile, ErrorsNameTheBadField) {
                                  "hermod passwd, $7$ and $6$ from mosquitto_passwd)");
 }
 
-TEST(PasswordFile, PlainTextPasswordsAreAnError) {
-  EXPECT_EQ(error_of("# x\n" + kMosquittoAlice + "bob:plain secret\n"),
-            "pw:3: user \"bob\" has a plain-text password; Hermod reads hashed entries only");
-  EXPECT_EQ(error_of("bob:plain secret\n").find("plain secret"), std::string::npos) << "never the password itself";
+TEST(PasswordFile, PlainTextPasswordsAreAnErrorThatNamesTheUpgrade) {
+  try {
+    parse_password_file("# x\n" + kMosquittoAlice + "bob:plain secret\n", "/etc/pw");
+    FAIL() << "no error";
+  } catch (const PlainTextPasswordError& e) {
+    EXPECT_STREQ(e.what(),
+                 "/etc/pw:3: user \"bob\" has a plain-text password; run `hermod passwd -U /etc/pw` to hash the "
+                 "file's plain-text passwords");
+    EXPECT_EQ(std::string(e.what()).find("plain secret"), std::string::npos) << "never the password itself";
+  }
+  EXPECT_THROW(parse_password_file("bob:\n", "pw"), PlainTextPasswordError) << "an empty one is plain text too";
+  EXPECT_THROW(parse_password_file("bob:$7$broken\n", "pw"), ConfigError);
+  try {
+    parse_password_file("bob:$7$broken\n", "pw");
+  } catch (const PlainTextPasswordError&) {
+    ADD_FAILURE() << "a '$' value is a (bad) hash, not plain text";
+  } catch (const ConfigError&) {
+  }
 }
 
 TEST(PasswordFile, ReadsMosquittoPasswdEntriesBesideScramOnes) {
@@ -219,7 +233,8 @@ TEST(PasswordFile, EditGivesAMosquittoUserAScramEntryAndKeepsTheOthers) {
 TEST(PasswordFile, EditRefusesABrokenFile) {
   bool found = false;
   EXPECT_THROW(edit_password_file("junk\n", "pw", "alice", make_credential("a", 4096), found), ConfigError);
-
+  EXPECT_THROW(edit_password_file("bob:plain\n", "pw", "alice", make_credential("a", 4096), found),
+               PlainTextPasswordError);
 }
 
 TEST(Base64, EncodesAndDecodesRfc4648Vectors) {
