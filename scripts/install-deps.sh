@@ -9,7 +9,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config clang libclang-rt-dev
+  build-essential cmake ninja-build pkg-config clang libclang-rt-dev ccache
   libboost-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   librocksdb-dev libmimalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev

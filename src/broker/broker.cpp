@@ -1,9 +1,11 @@
 #include "broker/broker.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 
 #include "base/log.hpp"
+#include "broker/auth/acl_file.hpp"
 #include "broker/durability/recovery.hpp"
 #include "net/listener.hpp"
 
@@ -21,7 +23,11 @@ Broker::Broker(Config config, Overrides overrides)
       retained_(overrides.retained ? *overrides.retained : local_retained_),
       directory_(config_.resolved_workers()),
       checks_(std::make_unique<auth::CheckPool>(check_threads(config_.resolved_workers()))),
-      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_} {
+      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_} {
+  // Until prepare() reads the ACL file: the configuration's limits, no ACL.
+  auto initial = std::make_shared<Policy>();
+  initial->config = std::make_shared<const Config>(config_);
+  policy_.set(std::move(initial));
   const auto n = config_.resolved_workers();
   workers_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(services_, i, peers_));
@@ -66,6 +72,10 @@ void Broker::prepare() {
   prepared_ = true;
   started_at_ = clock_.now();
   auth_.load();
+  auto policy = make_policy(std::make_shared<const Config>(config_), policy_generation_);
+  policy_.set(policy);
+  for (auto& w : workers_) w->set_policy(policy);  // no worker thread runs yet
+  watched_ = file_stamps(config_);
   open_store();
 }
 
@@ -103,18 +113,81 @@ void Broker::start() {
                          workers_.size() == 1 ? "" : "s");
 }
 
+namespace {
+
+// "mtime:size" of `path`, or "missing".
+std::string stamp(const std::string& path) {
+  std::error_code ec;
+  const auto time = std::filesystem::last_write_time(path, ec);
+  if (ec) return "missing";
+  const auto size = std::filesystem::file_size(path, ec);
+  return std::to_string(time.time_since_epoch().count()) + ":" + std::to_string(ec ? 0 : size);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Broker::file_stamps(const Config& c) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& path : {config_.source == Config{}.source ? std::string() : config_.source, c.auth.password_file,
+                           c.auth.acl_file}) {
+    if (!path.empty()) out.emplace_back(path, stamp(path));
+  }
+  return out;
+}
+
 void Broker::reload() {
-  bool any = false;
   for (auto& l : listeners_) {
-    if (!l->config().is_tls()) continue;
-    any = true;
-    (void)l->reload_tls();
+    if (l->config().is_tls()) (void)l->reload_tls();
   }
-  if (!config_.auth.password_file.empty()) {
-    any = true;
-    (void)auth_.reload();
+  reload_policy();
+}
+
+void Broker::reload_policy() {
+  const auto current = policy_.current();
+  auto running = std::make_shared<Config>(*current->config);
+  if (config_.source != Config{}.source) {
+    try {
+      const auto unchanged = apply_reloadable(load_config_file(config_.source), *running);
+      for (const auto& name : unchanged) {
+        logger("broker")->warn("reload: listener {} is not the same in {} any more: its bind, port and transport, "
+                               "and its keys, change only with a restart", name, config_.source);
+      }
+    } catch (const ConfigError& e) {
+      // The files below are read again all the same, from the paths in force.
+      logger("broker")->error("reload: configuration not read, its previous values stay in force: {}", e.what());
+    }
   }
-  if (!any) logger("broker")->info("SIGHUP: no password file or TLS listener configured, nothing to reload");
+  if (!config_.auth.password_file.empty()) (void)auth_.reload();
+  auto next = std::make_shared<Policy>();
+  next->generation = ++policy_generation_;
+  next->acl = current->acl;
+  if (running->auth.acl_file.empty()) {
+    if (current->acl) logger("auth")->warn("reload: no acl_file any more: every client may use every topic");
+    next->acl = nullptr;
+  } else {
+    try {
+      next->acl = auth::load_acl_file(running->auth.acl_file, next->generation);
+      logger("auth")->info("reloaded ACL file {}: {} rule{}", running->auth.acl_file, next->acl->rule_count(),
+                           next->acl->rule_count() == 1 ? "" : "s");
+    } catch (const ConfigError& e) {
+      // Never fail open: a file that does not parse changes nothing.
+      logger("auth")->error("reload: ACL not reloaded, the previous rules stay in force: {}", e.what());
+      running->auth.acl_file = current->config->auth.acl_file;
+    }
+  }
+  next->config = running;
+  watched_ = file_stamps(*running);
+  policy_.set(next);
+  for (auto& w : workers_) {
+    w->post([w = w.get(), next] { w->set_policy(next); });
+  }
+  if (running->auth.disconnect_removed_users) {
+    if (auto table = auth_.passwords()) {
+      for (auto& w : workers_) {
+        w->post([w = w.get(), table] { w->close_unknown_users(*table); });
+      }
+    }
+  }
 }
 
 void Broker::reload_changed_files() {
@@ -123,6 +196,12 @@ void Broker::reload_changed_files() {
     logger("tls")->info("listener {}: a TLS file changed", l->config().name());
     (void)l->reload_tls();
   }
+  const auto now = file_stamps(*policy_.current()->config);
+  if (now == watched_) return;
+  for (std::size_t i = 0; i < now.size(); ++i) {
+    if (i >= watched_.size() || now[i] != watched_[i]) logger("broker")->info("{} changed: reloading", now[i].first);
+  }
+  reload_policy();
 }
 
 void Broker::stop() {
@@ -146,6 +225,9 @@ BrokerTotals Broker::totals() const {
     t.bytes_received += s.bytes_received.get();
     t.bytes_sent += s.bytes_sent.get();
     t.messages_dropped += s.messages_dropped.get();
+    t.messages_refused_acl += s.messages_refused_acl.get();
+    t.subscriptions_refused_acl += s.subscriptions_refused_acl.get();
+    t.publishes_rate_limited += s.publishes_rate_limited.get();
     t.subscriptions += s.subscriptions.get();
   }
   t.retained = retained_.size();

@@ -44,11 +44,15 @@ class Broker {
   // threads. Throws ConfigError for a bad password file, store::StoreError for a store that
   // cannot be used, std::runtime_error naming the listener when a bind fails.
   void start();
-  // SIGHUP: reads the password file again; on an error the old one stays (logged). Connections
-  // already open are not affected.
+  // SIGHUP: reads the configuration file, the password file, the ACL file and the TLS
+  // listeners' files again. Each part that fails to load keeps its previous rules in force (one
+  // log line naming file and line), so a reload never opens what was closed. Connected clients
+  // are checked against the new rules at their next action (Policy).
   void reload();
-  // The file check (broker.file_check_interval): reloads each TLS listener whose files changed.
+  // The file check (broker.file_check_interval): reloads each TLS listener whose files changed,
+  // and everything else as reload() does when the configuration, password or ACL file changed.
   void reload_changed_files();
+  const Policy& policy() const { return *policy_.current(); }
   // Closes listeners and connections, lets the workers finish, joins them.
   void stop();
 
@@ -79,6 +83,8 @@ class Broker {
   LocalSessionDirectory directory_;
   std::atomic<std::uint64_t> connections_{0};
   std::unique_ptr<auth::CheckPool> checks_;
+  PolicyHolder policy_;
+  std::uint64_t policy_generation_ = 1;
   Services services_;
   Clock::time_point started_at_;
   std::vector<std::uint16_t> bound_ports_;
@@ -91,6 +97,11 @@ class Broker {
   std::vector<boost::asio::io_context*> loops_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SysTopics> sys_;
+  // Reads the configuration, password and ACL files again and gives every worker the new policy.
+  void reload_policy();
+  // The files reload_policy() reads, each with its modification time and size (the file check).
+  std::vector<std::pair<std::string, std::string>> file_stamps(const Config& c) const;
+  std::vector<std::pair<std::string, std::string>> watched_;
   bool prepared_ = false;
   bool started_ = false;
 };

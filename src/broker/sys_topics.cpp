@@ -48,6 +48,9 @@ void SysTopics::publish_all() {
   pub("$SYS/broker/messages/received", std::to_string(t.messages_received));
   pub("$SYS/broker/messages/sent", std::to_string(t.messages_sent));
   pub("$SYS/broker/messages/dropped", std::to_string(t.messages_dropped));
+  pub("$SYS/broker/acl/refused/messages", std::to_string(t.messages_refused_acl));
+  pub("$SYS/broker/acl/refused/subscriptions", std::to_string(t.subscriptions_refused_acl));
+  pub("$SYS/broker/limits/rate_limited", std::to_string(t.publishes_rate_limited));
   pub("$SYS/broker/bytes/received", std::to_string(t.bytes_received));
   pub("$SYS/broker/bytes/sent", std::to_string(t.bytes_sent));
   pub("$SYS/broker/subscriptions/count", std::to_string(t.subscriptions));

@@ -31,15 +31,16 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       accept_retry_timer_(io_),
       deadline_timer_(io_),
       scratch_(kScratchSize),
+      policy_(services.policy.current()),
       sessions_(index, services.directory, stats_),
       routes_(index),
       writer_(index, *this),
       holds_(io_, services.clock, sessions_, writer_),
       delivery_(Delivery::Parts{index, services.config, services.clock, stats_, sessions_, routes_, services.retained,
-                                writer_, holds_, *this}),
+                                writer_, holds_, *this, policy_}),
       context_(LinkContext{*this, services.config, services.clock, stats_, header_cache_,
                            std::span<char>(scratch_.data(), scratch_.size())},
-               services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_) {
+               services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_, policy_) {
   // What a round of stream events read is committed and flushed once, right after the round.
   poller_.set_after_round([this] { end_turn(); });
   // A handshake ended with the bound reached: take TLS connections again.
@@ -54,6 +55,18 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
 }
 
 Worker::~Worker() = default;
+
+void Worker::close_unknown_users(const auth::PasswordTable& users) {
+  std::vector<std::shared_ptr<Connection>> gone;
+  for (const auto& c : connections_) {
+    if (const std::string* user = c->password_user(); user && !users.find(*user)) gone.push_back(c);
+  }
+  for (const auto& c : gone) {
+    logger("auth")->info("{} {}: user \"{}\" is no longer in the password file: disconnecting", c->remote(),
+                         c->session()->client_id(), *c->password_user());
+    c->close(CloseReason::user_removed);
+  }
+}
 
 void Worker::attach_store(store::Store* store) {
   writer_.attach(store);

@@ -82,6 +82,13 @@ class Worker final : private Turn, private ConnectionHost {
   // The 250 ms sweep's work, at the Clock's now: timeouts, idle buffers, expiry, delayed wills.
   void sweep();
   std::size_t connection_count() const { return connections_.size(); }
+  // Switches this worker to `p`: every later event is checked against it. Worker thread, or
+  // the main thread before start().
+  void set_policy(std::shared_ptr<const Policy> p) { policy_ = std::move(p); }
+  const Policy& policy() const { return *policy_; }
+  // A reload with auth.disconnect_removed_users: closes the connections of users `users` does
+  // not hold any more. Worker thread.
+  void close_unknown_users(const auth::PasswordTable& users);
 
  private:
   // Turn
@@ -141,6 +148,7 @@ class Worker final : private Turn, private ConnectionHost {
   };
   std::vector<Lingering> lingering_;
 
+  std::shared_ptr<const Policy> policy_;  // before delivery_ and context_, which refer to it
   SessionRegistry sessions_;
   RouteIndex routes_;
   SessionWriter writer_;

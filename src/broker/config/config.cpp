@@ -117,7 +117,8 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   const std::string p = "limits.";
   r.only(t, p, {"max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
                 "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0", "max_write_buffer", "receive_maximum",
-                "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos"});
+                "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos", "message_rate", "byte_rate",
+                "max_subscriptions", "max_topic_length", "max_topic_depth", "memory_budget"});
   r.integer(t, p, "max_packet_size", l.max_packet_size, 16, 268'435'460);
   r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
   r.integer(t, p, "max_inflight", l.max_inflight, 1, 65'535);
@@ -132,6 +133,15 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, p, "max_session_expiry", l.max_session_expiry, 0, 0xFFFF'FFFFLL);
   r.integer(t, p, "max_keepalive", l.max_keepalive, 0, 65'535);
   r.integer(t, p, "max_qos", l.max_qos, 0, 2);
+  r.integer(t, p, "message_rate", l.message_rate, 0, 100'000'000);
+  r.integer(t, p, "byte_rate", l.byte_rate, 0, std::int64_t{1} << 40);
+  r.integer(t, p, "max_subscriptions", l.max_subscriptions, 0, 100'000'000);
+  r.integer(t, p, "max_topic_length", l.max_topic_length, 1, 65'535);
+  r.integer(t, p, "max_topic_depth", l.max_topic_depth, 0, 65'535);
+  r.integer(t, p, "memory_budget", l.memory_budget, 0, std::int64_t{1} << 50);
+  if (l.memory_budget != 0 && l.memory_budget < (1u << 20)) {
+    r.fail(t.get("memory_budget"), p + "memory_budget", "must be 0 (no budget) or at least 1048576 (1 MiB)");
+  }
 }
 
 void read_features(const Reader& r, const toml::table& t, Features& f) {
@@ -153,10 +163,14 @@ std::string resolve_path(const std::string& file, const std::string& source) {
 }
 
 void read_auth(const Reader& r, const toml::table& t, const std::string& source, AuthConfig& a) {
-  r.only(t, "auth.", {"password_file", "allow_anonymous"});
+  r.only(t, "auth.", {"password_file", "allow_anonymous", "acl_file", "disconnect_removed_users"});
   std::string file;
   r.string(t, "auth.", "password_file", file);
   a.password_file = resolve_path(file, source);
+  std::string acl;
+  r.string(t, "auth.", "acl_file", acl);
+  a.acl_file = resolve_path(acl, source);
+  r.boolean(t, "auth.", "disconnect_removed_users", a.disconnect_removed_users);
   a.allow_anonymous = a.password_file.empty();
   r.boolean(t, "auth.", "allow_anonymous", a.allow_anonymous);
   if (!a.allow_anonymous && a.password_file.empty()) {
@@ -263,6 +277,18 @@ void read_trusted_proxies(const Reader& r, const toml::table& t, const std::stri
   }
 }
 
+void read_address_lists(const Reader& r, const toml::table& t, const std::string& p, ListenerConfig& l) {
+  r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
+  const std::pair<const char*, std::vector<net::AddressRange>*> lists[] = {{"allow", &l.allow}, {"deny", &l.deny}};
+  for (const auto& [key, out] : lists) {
+    std::vector<std::string> ranges;
+    r.strings(t, p, key, ranges, [](const std::string& s) {
+      return net::AddressRange::parse(s) ? std::string() : std::string("not an address or ADDRESS/PREFIX range");
+    });
+    for (const auto& s : ranges) out->push_back(*net::AddressRange::parse(s));
+  }
+}
+
 void read_listeners(const Reader& r, const toml::table& root, Config& c) {
   const auto* node = root.get("listeners");
   if (!node) return;
@@ -277,7 +303,7 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     r.only(*t, p, {"bind", "port", "transport", "cert_file", "key_file", "key_password_file", "ca_file", "ca_dir",
                    "crl_file", "client_certificates", "identity_as_username", "tls_min_version", "ciphers",
                    "ciphersuites", "ws_path", "ws_origins", "ws_max_message_size", "trusted_proxies",
-                   "proxy_protocol"});
+                   "proxy_protocol", "max_connections", "allow", "deny"});
     ListenerConfig l;
     l.source = c.source;
     l.index = i;
@@ -291,6 +317,7 @@ void read_listeners(const Reader& r, const toml::table& root, Config& c) {
     read_tls(r, *t, p, c.source, l);
     read_websocket(r, *t, p, l);
     read_trusted_proxies(r, *t, p, l);
+    read_address_lists(r, *t, p, l);
     choice(r, *t, p, "identity_as_username", l.identity_as_username, {"off", "cn", "subject"});
     check_identity(r, *t, p, l);
     c.listeners.push_back(l);
@@ -353,6 +380,34 @@ Config parse_config(const std::string& text, const std::string& source) {
   if (const auto* t = r.table(root, "auth")) read_auth(r, *t, source, c.auth);
   read_listeners(r, root, c);
   return c;
+}
+
+std::vector<std::string> apply_reloadable(const Config& reloaded, Config& running) {
+  auto& to = running.limits;
+  const auto& from = reloaded.limits;
+  to.message_rate = from.message_rate;
+  to.byte_rate = from.byte_rate;
+  to.max_subscriptions = from.max_subscriptions;
+  to.max_topic_length = from.max_topic_length;
+  to.max_topic_depth = from.max_topic_depth;
+  to.memory_budget = from.memory_budget;
+  running.auth.acl_file = reloaded.auth.acl_file;
+  running.auth.disconnect_removed_users = reloaded.auth.disconnect_removed_users;
+  std::vector<std::string> unchanged;
+  for (std::size_t i = 0; i < running.listeners.size(); ++i) {
+    auto& l = running.listeners[i];
+    const bool same = i < reloaded.listeners.size() && reloaded.listeners[i].bind == l.bind &&
+                      reloaded.listeners[i].port == l.port && reloaded.listeners[i].transport == l.transport;
+    if (!same) {
+      unchanged.push_back(l.name());
+      continue;
+    }
+    const auto& r = reloaded.listeners[i];
+    l.max_connections = r.max_connections;
+    l.allow = r.allow;
+    l.deny = r.deny;
+  }
+  return unchanged;
 }
 
 Config load_config_file(const std::string& path) {

@@ -35,6 +35,12 @@ struct ListenerConfig {
   std::vector<net::AddressRange> trusted_proxies;
   // Every connection starts with a PROXY protocol header (v1 or v2) from one of trusted_proxies.
   bool proxy_protocol = false;
+  // Open connections on this listener at once; 0: unlimited (limits.max_connections caps all).
+  std::uint32_t max_connections = 0;
+  // Source addresses this listener accepts: none of `deny`, and one of `allow` when it is not
+  // empty. Checked as the socket is accepted, before any TLS handshake (docs/security.md).
+  std::vector<net::AddressRange> allow;
+  std::vector<net::AddressRange> deny;
 
   // Where it was configured, for errors found when it starts: the file, its index in
   // [[listeners]] and the line of each key given (0 if not given).
@@ -65,6 +71,17 @@ struct Limits {
   std::uint32_t max_session_expiry = 0;         // seconds; 0: no cap
   std::uint16_t max_keepalive = 0;              // seconds; 0: no cap
   std::uint8_t max_qos = 2;
+
+  // Per client (docs/security.md). 0: unlimited.
+  std::uint32_t message_rate = 0;       // PUBLISH packets per second in (token bucket, one second's burst)
+  std::uint64_t byte_rate = 0;          // PUBLISH bytes per second in (token bucket, one second's burst)
+  std::uint32_t max_subscriptions = 0;  // subscriptions a session may hold
+  std::uint16_t max_topic_length = 65'535;  // bytes of a topic name or filter (65535: what MQTT allows)
+  std::uint16_t max_topic_depth = 0;    // levels of a topic name or filter
+  // Bytes every growable queue together may hold (write buffers, session queues, batches between
+  // workers, incomplete packets); above it publishers wait and QoS 0 to slow subscribers is
+  // dropped (docs/performance.md). 0: no budget.
+  std::uint64_t memory_budget = 64ull << 20;
 };
 
 struct Features {
@@ -78,6 +95,11 @@ struct Features {
 struct AuthConfig {
   std::string password_file;    // absolute (resolved against the config file's directory); empty: none
   bool allow_anonymous = true;  // clients without a user name; default false once a password file is set
+  // Topic ACL in Mosquitto's acl_file format (docs/security.md); absolute; empty: no ACL, every
+  // client may use every topic but '$' ones.
+  std::string acl_file;
+  // A reload disconnects clients whose user is no longer in the password file.
+  bool disconnect_removed_users = false;
 };
 
 // Loopback port 1883 on IPv4 and IPv6: the embedded default.
@@ -103,6 +125,14 @@ struct Config {
   // Worker count with 0 resolved to the hardware thread count.
   unsigned resolved_workers() const;
 };
+
+// What a reload (SIGHUP, the file check) changes in a running broker: copies the reloadable keys
+// of `reloaded` (the configuration file as read again) into `running`, and leaves every other
+// key as the broker started with it. Listener keys are taken from the reloaded listener at the
+// same index when it has the same bind, port and transport; the names of listeners for which
+// that is not so are returned (their changes need a restart). The one list of reloadable keys:
+// docs/configuration.md marks the same ones.
+std::vector<std::string> apply_reloadable(const Config& reloaded, Config& running);
 
 // A configuration error: "file:line: key: message".
 class ConfigError : public std::runtime_error {

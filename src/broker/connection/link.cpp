@@ -54,8 +54,8 @@ void Link::wait_readable() {
   stream_->async_wait(net::Side::reading, net::Want::read);
 }
 
-void Link::resume_reading() {
-  read_paused_ = false;
+void Link::resume_reading(Pause why) {
+  read_paused_ &= static_cast<std::uint8_t>(~why);
   wait_readable();
 }
 

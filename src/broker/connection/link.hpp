@@ -128,9 +128,13 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   virtual void on_lost() = 0;
 
   void start_reading() { wait_readable(); }
-  // While paused no read is attempted (a CONNECT waits for its password check).
-  void pause_reading() { read_paused_ = true; }
-  void resume_reading();
+  // While paused for any reason no read is attempted: a CONNECT waits for its password check, a
+  // client over its message or byte rate waits for its bucket, publishers wait while the memory
+  // budget is spent. Reading resumes when the last reason is lifted.
+  enum Pause : std::uint8_t { pause_check = 1, pause_rate = 2, pause_budget = 4 };
+  void pause_reading(Pause why) { read_paused_ |= why; }
+  void resume_reading(Pause why);
+  bool reading_paused(Pause why) const { return (read_paused_ & why) != 0; }
   // Reads into `buffer` and hands what the stream has to on_bytes(), at most `max_reads` reads;
   // does not wait for more.
   void read_available(int max_reads, char* buffer, std::size_t size);
@@ -232,7 +236,7 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   bool write_waiting_ = false;   // a wait for the stream to take more is pending
   bool flush_scheduled_ = false; // on the worker's flush list for this turn
   bool read_waiting_ = false;
-  bool read_paused_ = false;
+  std::uint8_t read_paused_ = 0;  // Pause bits
   bool link_closed_ = false;
   bool lingering_ = false;
 };

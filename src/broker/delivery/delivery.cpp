@@ -99,7 +99,29 @@ void Delivery::queue_or_drop(Session& s, OutboundMessage& out) {
   }
 }
 
+bool Delivery::may_receive(Session& s, const OutboundMessage& out) {
+  const auth::Acl* acl = p_.policy->acl.get();
+  if (!acl) return true;
+  auth::AclCache* id = s.identity();
+  if (!id) {
+    // Recovered from the store and its client not back yet: checked when it leaves the queue.
+    if (!s.connection()) return true;
+    // An anonymous client that connected before the ACL was loaded.
+    s.set_identity(std::make_unique<auth::AclCache>(std::nullopt, s.client_id()));
+    id = s.identity();
+  }
+  if (id->may_receive(*acl, out.message->topic())) return true;
+  p_.stats.messages_refused_acl.add();
+  return false;
+}
+
+void Delivery::drop(Session& s, OutboundMessage& out) {
+  p_.stats.messages_dropped.add();
+  p_.writer.forget_stored(s, out);
+}
+
 void Delivery::deliver(Session& s, OutboundMessage out, PublishGate* gate) {
+  if (!may_receive(s, out)) return drop(s, out);
   const auto& limits = p_.config.limits;
   Link* c = s.connection();
   if (!c) {
@@ -142,6 +164,10 @@ void Delivery::send_inflight(Session& s, OutboundMessage out, PublishGate* gate)
 void Delivery::pump(Session& s) {
   while (s.connection() && !s.queue_empty() && s.inflight().size() < s.connection()->inflight_limit()) {
     OutboundMessage out = s.dequeue();
+    if (!may_receive(s, out)) {
+      drop(s, out);
+      continue;
+    }
     if (out.qos == 0) {
       if (!s.connection()->send_publish(out, 0, false)) p_.stats.messages_dropped.add();
       p_.writer.forget_stored(s, out);

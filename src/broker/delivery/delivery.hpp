@@ -23,6 +23,7 @@
 #include "broker/durability/ack_holds.hpp"
 #include "broker/durability/session_writer.hpp"
 #include "broker/metrics/worker_stats.hpp"
+#include "broker/policy/policy.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
 #include "broker/session/session_registry.hpp"
@@ -42,6 +43,7 @@ class Delivery {
     SessionWriter& writer;
     AckHolds& holds;
     Turn& turn;
+    const std::shared_ptr<const Policy>& policy;  // the worker's current rules (ACL on delivery)
   };
   explicit Delivery(Parts parts) : p_(parts) {}
   Delivery(const Delivery&) = delete;
@@ -93,6 +95,11 @@ class Delivery {
   void on_remote(std::vector<Remote>& batch);
   // Queues `out` behind the window, or drops (and forgets) it when the queue is full.
   void queue_or_drop(Session& s, OutboundMessage& out);
+  // Whether the ACL in force lets `s`'s client receive `out` now. Every delivery asks, queued
+  // ones again when they leave the queue, so a revoked grant stops what was already routed.
+  bool may_receive(Session& s, const OutboundMessage& out);
+  // Drops `out` for `s` (counted, and forgotten by the store).
+  void drop(Session& s, OutboundMessage& out);
 
   Parts p_;
   const std::vector<Delivery*>* all_ = nullptr;

@@ -16,6 +16,9 @@ struct WorkerStats {
   Counter bytes_received;
   Counter bytes_sent;
   Counter messages_dropped;    // queue full, write buffer full, or QoS 0 for an offline session
+  Counter messages_refused_acl;  // PUBLISHes and deliveries the ACL did not allow (also in messages_dropped for deliveries)
+  Counter subscriptions_refused_acl;  // SUBSCRIBE filters the ACL did not allow
+  Counter publishes_rate_limited;     // PUBLISHes refused (MQTT 5 0x96/0x97) or slowed by message_rate/byte_rate
   Counter subscriptions;       // gauge: subscriptions of sessions homed on this worker
   Counter sessions;            // gauge: sessions homed on this worker (connected or not)
 };
@@ -29,6 +32,9 @@ struct BrokerTotals {
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t messages_dropped = 0;
+  std::uint64_t messages_refused_acl = 0;
+  std::uint64_t subscriptions_refused_acl = 0;
+  std::uint64_t publishes_rate_limited = 0;
   std::uint64_t subscriptions = 0;
   std::uint64_t retained = 0;
 };

@@ -20,6 +20,7 @@ mqtt::ReasonCode disconnect_code(CloseReason reason) {
     case CloseReason::session_taken_over: return mqtt::ReasonCode::session_taken_over;
     case CloseReason::server_shutdown: return mqtt::ReasonCode::server_shutting_down;
     case CloseReason::internal_error: return mqtt::ReasonCode::implementation_specific_error;
+    case CloseReason::user_removed: return mqtt::ReasonCode::not_authorized;
     default: return mqtt::ReasonCode::protocol_error;
   }
 }
@@ -34,6 +35,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::connect_timeout: return "no CONNECT in time";
     case CloseReason::session_taken_over: return "session taken over";
     case CloseReason::refused: return "connection refused";
+    case CloseReason::user_removed: return "user removed from the password file";
     case CloseReason::auth_failed: return "re-authentication failed";
     case CloseReason::server_shutdown: return "server shutting down";
     case CloseReason::store_failure: return "store write failed";
@@ -92,8 +94,10 @@ void Connection::process(std::string_view data) {
   const std::uint32_t limit = before_connack ? std::min(kMaxConnectSize, config().limits.max_packet_size)
                                              : config().limits.max_packet_size;
   std::size_t pos = 0;
-  // Stops early while a CONNECT waits for its password check or leaves for its home worker.
-  while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off)) {
+  // Stops early while a CONNECT waits for its password check or leaves for its home worker, and
+  // while the client is over its rate: the rest waits in inbuf_ (resume_after_pause).
+  while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off) &&
+         !reading_paused(pause_rate)) {
     if (state_ == State::awaiting_connect && (static_cast<std::uint8_t>(data[pos]) >> 4) != 1) {
       // [MQTT-3.1.0-1]: known from the first byte; not worth waiting for the rest of it.
       return fail({mqtt::ReasonCode::protocol_error, "first packet is not CONNECT"});
@@ -276,6 +280,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     }
   }
   ctx().host.forget(*this);
+}
+
+void Connection::resume_after_pause(Pause why) {
+  resume_reading(why);
+  // The packets that arrived with the one that paused, first; they may pause it again.
+  guarded([&] { process({}); });
 }
 
 void Connection::release_idle_buffers() {

@@ -20,8 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "base/log.hpp"
 #include "broker/connection/link.hpp"
+#include "broker/limits/token_bucket.hpp"
 #include "broker/protocol/context.hpp"
 #include "broker/session/session.hpp"
 #include "mqtt/decoder.hpp"
@@ -43,6 +46,7 @@ enum class CloseReason {
   connect_timeout,
   session_taken_over,
   refused,            // CONNACK with a failure code sent
+  user_removed,       // a reload removed the client's user from the password file
   auth_failed,        // MQTT 5 re-authentication failed
   server_shutdown,
   store_failure,      // the store could not write what this turn would have acknowledged
@@ -77,8 +81,12 @@ class Connection final : public Link {
   // The CONNECT or keepalive deadline that has passed at `now`, if one has.
   std::optional<CloseReason> timed_out(Clock::time_point now) const;
   void release_idle_buffers() override;
+  // Lifts a pause of reading: decodes what waits in inbuf_, then reads again.
+  void resume_after_pause(Pause why);
 
   Session* session() const { return session_; }
+  // The user name this client proved with the password file (a password or SCRAM), or null.
+  const std::string* password_user() const;
   void mark_counted() { counted_ = true; }
 
  protected:
@@ -131,6 +139,12 @@ class Connection final : public Link {
   void handle_publish(mqtt::Publish&& p);
   // Routes and acknowledges a PUBLISH; `props` null when it had none (the fast path).
   void publish_received(const mqtt::PublishView& p, mqtt::Properties* props);
+  // limits.message_rate and byte_rate for one PUBLISH: takes its tokens and pauses reading
+  // while the client is over a rate. Returns success, or the MQTT 5 code refusing it (0x97)
+  // for a QoS 1/2 PUBLISH that the bucket cannot pay for.
+  mqtt::ReasonCode rate_check(const mqtt::PublishView& p, const Limits& limits);
+  // Why this client may not publish to `topic` (the ACL, or a '$' topic without one), or null.
+  const char* publish_refusal(std::string_view topic);
   // PUBACK, PUBREC, PUBREL or PUBCOMP from the client.
   void handle_ack(mqtt::PacketType type, mqtt::PacketId id, mqtt::ReasonCode reason);
   void handle_puback(mqtt::PacketId id);
@@ -138,6 +152,8 @@ class Connection final : public Link {
   void handle_pubrel(mqtt::PacketId id);
   void handle_pubcomp(mqtt::PacketId id);
   void handle_subscribe(mqtt::Subscribe&& s);
+  // Whether the ACL in force lets this client subscribe to `filter` (logged once if not).
+  bool may_subscribe(std::string_view filter);
   struct AcceptedSubscription {
     mqtt::TopicSubscription sub;
     bool existed;  // replaced a subscription of the same filter
@@ -159,7 +175,9 @@ class Connection final : public Link {
 
   State state_ = State::awaiting_connect;
   bool counted_ = false;  // counted in Services::connections
-  bool warned_dollar_ = false;  // logged a dropped PUBLISH to a '$' topic
+  bool warned_refused_ = false;  // logged a PUBLISH dropped by the ACL or for its '$' topic
+  bool warned_subscribe_ = false;  // logged a SUBSCRIBE filter the ACL refused
+  bool warned_rate_ = false;       // logged that the client went over its message or byte rate
   bool user_from_certificate_ = false;  // the user name is the client certificate's identity
   std::uint16_t keep_alive_ = 0;
   Session* session_ = nullptr;
@@ -172,6 +190,12 @@ class Connection final : public Link {
   std::unique_ptr<std::string> inbuf_;    // bytes of an incomplete packet; null when there are none
   std::unique_ptr<ConnectionAuth> auth_;  // null unless the client uses enhanced authentication
   std::unique_ptr<Parked> parked_;        // null unless a CONNECT waits for a hand-off or a check
+  struct PublishRate {
+    TokenBucket messages;
+    TokenBucket bytes;
+    std::unique_ptr<boost::asio::steady_timer> timer;  // ends a pause
+  };
+  std::unique_ptr<PublishRate> rate_;     // null unless the client is under a message or byte rate
 };
 
 template <typename F>

@@ -16,6 +16,7 @@
 #include "broker/connection/link.hpp"
 #include "broker/delivery/delivery.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/policy/policy.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
 #include "broker/session/session_directory.hpp"
@@ -36,6 +37,7 @@ struct Services {
   const SessionDirectory& directory;     // which worker owns a client id
   RetainedStore& retained;
   std::atomic<std::uint64_t>& connections;  // open connections, for max_connections
+  const PolicyHolder& policy;               // the reloadable rules; workers read their own copy
 };
 
 // A connection on its way to its client id's home worker, after its CONNECT.
@@ -63,9 +65,10 @@ class ConnectionHost {
 
 struct Context : LinkContext {
   Context(LinkContext link, const Services& s, std::uint32_t worker_index, boost::asio::io_context& loop,
-          ConnectionHost& h, SessionRegistry& reg, RouteIndex& r, SessionWriter& w, AckHolds& a, Delivery& d)
+          ConnectionHost& h, SessionRegistry& reg, RouteIndex& r, SessionWriter& w, AckHolds& a, Delivery& d,
+          const std::shared_ptr<const Policy>& p)
       : LinkContext(link), services(s), worker(worker_index), io(loop), host(h), sessions(reg), routes(r),
-        writer(w), holds(a), delivery(d) {}
+        writer(w), holds(a), delivery(d), policy_(p) {}
 
   const Services& services;
   std::uint32_t worker;  // this worker's index
@@ -76,6 +79,11 @@ struct Context : LinkContext {
   SessionWriter& writer;
   AckHolds& holds;
   Delivery& delivery;
+  // The rules in force on this worker (its own copy of the pointer: no lock per message).
+  const Policy& policy() const { return *policy_; }
+
+ private:
+  const std::shared_ptr<const Policy>& policy_;
 };
 
 }  // namespace hermod::broker

@@ -39,7 +39,7 @@ void Connection::authenticate(Connect&& c) {
   // PBKDF2 takes milliseconds: off this thread, with reading paused until the verdict (the
   // bytes after the CONNECT wait in inbuf_, see process()).
   state_ = State::checking;
-  pause_reading();
+  pause_reading(pause_check);
   std::weak_ptr<Connection> weak = self();
   auto& io = ctx().io;
   ctx().services.checks.submit([&authenticator, &io, weak, user = c.username, password = c.password] {
@@ -52,7 +52,7 @@ void Connection::authenticate(Connect&& c) {
         conn->password_checked(verdict, std::move(parked->connect));
         if (conn->closed()) return;
         conn->process({});  // what the client sent after its CONNECT
-        if (!conn->closed()) conn->resume_reading();
+        if (!conn->closed()) conn->resume_reading(pause_check);
       });
     });
   });

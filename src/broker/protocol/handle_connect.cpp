@@ -65,7 +65,18 @@ void Connection::refuse_connect(ReasonCode reason, std::string_view why, Propert
 void Connection::accept_connect(Connect&& c) {
   const bool v5 = is_v5(version());
   const auto& limits = config().limits;
-  if (c.will && !c.will->topic.empty() && c.will->topic.front() == '$') {
+  const auth::Acl* acl = ctx().policy().acl.get();
+  std::unique_ptr<auth::AclCache> identity;
+  if (acl || c.username) {
+    identity = std::make_unique<auth::AclCache>(auth_ ? std::optional<std::string>(auth_->user) : c.username,
+                                                c.client_id);
+  }
+  if (c.will && acl && !identity->may_publish(*acl, c.will->topic)) {
+    // The will is a PUBLISH the client asks for in advance: it needs write access, checked now
+    // rather than when it is due, so the client learns of it.
+    return refuse_connect(ReasonCode::not_authorized, "the ACL does not allow the will topic "" + c.will->topic + """);
+  }
+  if (c.will && !c.will->topic.empty() && c.will->topic.front() == '$' && !acl) {
     // A will is the client's PUBLISH: '$' topics are the broker's (section 4.7.2). MQTT 5 refuses
     // the CONNECT with 0x87; 3.1.1 has no code for it, so the client connects without its will.
     if (v5) return refuse_connect(ReasonCode::not_authorized, "will topic starts with '$'");
@@ -113,6 +124,7 @@ void Connection::accept_connect(Connect&& c) {
   }
   session_ = s;
   s->attach(this);
+  s->set_identity(std::move(identity));
   if (c.will) will_ = std::make_unique<Will>(std::move(*c.will));
   keep_alive_ = c.keep_alive;
   if (v5) {
@@ -147,6 +159,13 @@ void Connection::accept_connect(Connect&& c) {
                          to_string(version()), keep_alive_, session_present ? "session resumed" : "new session",
                          user_for_log(c));
   if (session_present) delivery.resume(*s);
+}
+
+const std::string* Connection::password_user() const {
+  if (state_ != State::connected || user_from_certificate_ || !session_ || !session_->identity()) return nullptr;
+  if (config().auth.password_file.empty()) return nullptr;
+  const auto& user = session_->identity()->user();
+  return user ? &*user : nullptr;
 }
 
 std::string Connection::user_for_log(const Connect& c) const {

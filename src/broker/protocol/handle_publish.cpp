@@ -1,6 +1,7 @@
 // PUBLISH from a client and the acknowledgements of both directions' QoS 1/2 handshakes.
 #include "base/log.hpp"
 #include "broker/protocol/connection.hpp"
+#include "broker/protocol/topic_limits.hpp"
 #include "mqtt/utf8.hpp"
 
 namespace hermod::broker {
@@ -35,20 +36,30 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
   // QoS 2 exactly once: a PUBLISH whose id awaits PUBREL was already routed; only acknowledge
   // it again [MQTT-4.3.3-9].
   if (p.qos == 2 && s.inbound_qos2().count(p.packet_id)) return send_ack(PacketType::pubrec, p.packet_id);
-  ReasonCode reason = ReasonCode::success;
+  const auto& limits = ctx().policy().limits();
+  ReasonCode reason = limits.message_rate || limits.byte_rate ? rate_check(p, limits) : ReasonCode::success;
   std::shared_ptr<AckGate> gate;
-  if (v5 && props && props->payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
+  if (is_failure(reason)) {
+    // An MQTT 5 QoS 1/2 PUBLISH beyond the client's rate: refused, not routed.
+    context_.stats.messages_dropped.add();
+  } else if (v5 && props && props->payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
     // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
     if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
     reason = ReasonCode::payload_format_invalid;
-  } else if (!p.topic.empty() && p.topic.front() == '$') {
-    // Topics starting with '$' are the server's (section 4.7.2): a client's PUBLISH to one is
-    // never delivered. MQTT 5 says so with 0x87 on PUBACK/PUBREC; 3.1.1 has no way to, so the
-    // message is acknowledged and dropped. Logged once per connection.
-    if (!warned_dollar_) {
-      warned_dollar_ = true;
-      logger("client")->info("{} {}: PUBLISH to \"{}\" dropped: '$' topics are the broker's", remote(),
-                             s.client_id(), p.topic);
+  } else if (exceeds_topic_limits(p.topic, limits)) {
+    if (!warned_refused_) {
+      warned_refused_ = true;
+      logger("client")->info("{} {}: PUBLISH dropped: its topic is longer or deeper than limits.max_topic_length/depth",
+                             remote(), s.client_id());
+    }
+    context_.stats.messages_dropped.add();
+    if (v5) reason = ReasonCode::topic_name_invalid;
+  } else if (const char* why = publish_refusal(p.topic)) {
+    // Not routed. MQTT 5 says why on PUBACK/PUBREC; 3.1.1 has no way to, so the message is
+    // acknowledged and dropped. Logged once per connection.
+    if (!warned_refused_) {
+      warned_refused_ = true;
+      logger("client")->info("{} {}: PUBLISH to \"{}\" dropped: {}", remote(), s.client_id(), p.topic, why);
     }
     context_.stats.messages_dropped.add();
     if (v5) reason = ReasonCode::not_authorized;
@@ -83,6 +94,72 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
     }
     send_ack(PacketType::pubrec, p.packet_id, reason, std::move(gate));
   }
+}
+
+ReasonCode Connection::rate_check(const PublishView& p, const Limits& limits) {
+  if (!rate_) rate_ = std::make_unique<PublishRate>();
+  auto& r = *rate_;
+  const auto now = context_.clock.now();
+  const double messages = limits.message_rate;
+  const double bytes = limits.byte_rate;
+  const double size = static_cast<double>(p.topic.size() + p.payload.size());
+  ReasonCode verdict = ReasonCode::success;
+  double bytes_wanted = 0;
+  // MQTT 5 can refuse a QoS 1/2 PUBLISH with a reason; anything else is taken and paid for by
+  // waiting. A message larger than one second's bytes could never be refused into bounds: it
+  // is taken too. The reason is 0x97 Quota exceeded for either rate: 0x96 Message rate too high
+  // is a DISCONNECT code only, not one of PUBACK's or PUBREC's (MQTT 5 3.4.2.1, 3.5.2.1).
+  if (is_v5(version()) && p.qos > 0 && !(bytes > 0 && size > bytes)) {
+    if (messages > 0 && !r.messages.try_take(1, messages, now)) {
+      verdict = ReasonCode::quota_exceeded;
+    } else if (bytes > 0 && !r.bytes.try_take(size, bytes, now)) {
+      verdict = ReasonCode::quota_exceeded;
+      bytes_wanted = size;
+    }
+  } else {
+    if (messages > 0) r.messages.take(1, messages, now);
+    if (bytes > 0) r.bytes.take(size, bytes, now);
+  }
+  // Read nothing more until the client is back within its rates.
+  const auto wait = std::max(messages > 0 ? r.messages.wait_for(verdict == ReasonCode::success ? 0 : 1, messages)
+                                          : Clock::duration::zero(),
+                             bytes > 0 ? r.bytes.wait_for(bytes_wanted, bytes) : Clock::duration::zero());
+  if (verdict != ReasonCode::success || wait > Clock::duration::zero()) {
+    context_.stats.publishes_rate_limited.add();
+    if (!warned_rate_) {
+      warned_rate_ = true;
+      logger("client")->info("{} {}: over limits.message_rate/byte_rate: {}", remote(), session_->client_id(),
+                             verdict == ReasonCode::success ? "reading paused" : "PUBLISH refused, reading paused");
+    }
+  }
+  if (wait > Clock::duration::zero() && !reading_paused(pause_rate)) {
+    pause_reading(pause_rate);
+    if (!r.timer) r.timer = std::make_unique<boost::asio::steady_timer>(ctx().io);
+    r.timer->expires_after(wait);
+    r.timer->async_wait([weak = std::weak_ptr<Connection>(self())](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto conn = weak.lock(); conn && !conn->closed()) conn->resume_after_pause(pause_rate);
+    });
+  }
+  return verdict;
+}
+
+const char* Connection::publish_refusal(std::string_view topic) {
+  const auth::Acl* acl = ctx().policy().acl.get();
+  if (!acl) {
+    // Topics starting with '$' are the server's (section 4.7.2): without an ACL to grant one,
+    // a client's PUBLISH to one is never delivered.
+    return !topic.empty() && topic.front() == '$' ? "'$' topics are the broker's" : nullptr;
+  }
+  auto* id = session_->identity();
+  if (!id) {
+    // An anonymous client that connected before the ACL was loaded.
+    session_->set_identity(std::make_unique<auth::AclCache>(std::nullopt, session_->client_id()));
+    id = session_->identity();
+  }
+  if (id->may_publish(*acl, topic)) return nullptr;
+  context_.stats.messages_refused_acl.add();
+  return "the ACL does not allow it";
 }
 
 bool Connection::resolve_topic_alias(Publish& p) {

@@ -1,6 +1,8 @@
 // SUBSCRIBE and UNSUBSCRIBE: the session's subscriptions, every worker's topic index, and the
 // retained messages a new subscription receives.
+#include "base/log.hpp"
 #include "broker/protocol/connection.hpp"
+#include "broker/protocol/topic_limits.hpp"
 #include "mqtt/topic.hpp"
 
 namespace hermod::broker {
@@ -10,9 +12,10 @@ using namespace mqtt;
 namespace {
 
 // The SUBACK code for one requested subscription, or success when it is accepted.
-ReasonCode check_filter(const TopicSubscription& t, const Config& config, bool v5) {
+ReasonCode check_filter(const TopicSubscription& t, const Config& config, const Limits& limits, bool v5) {
   const auto failure = [v5](ReasonCode rc) { return v5 ? rc : ReasonCode::unspecified_error; };
   if (!is_valid_topic_filter(t.filter)) return failure(ReasonCode::topic_filter_invalid);
+  if (exceeds_topic_limits(t.filter, limits)) return failure(ReasonCode::topic_filter_invalid);
   const bool shared = parse_shared_filter(t.filter).has_value();
   // Shared subscriptions are an MQTT 5 feature; 3.1.1 clients may use them too, as with Mosquitto.
   if (shared && !config.features.shared_subscriptions) return failure(ReasonCode::shared_subscriptions_not_supported);
@@ -44,8 +47,17 @@ void Connection::handle_subscribe(Subscribe&& sub) {
     if (shared && t.options.no_local) {
       return fail({ReasonCode::protocol_error, "no local on a shared subscription"});  // [MQTT-3.8.3-4]
     }
-    if (const auto rc = check_filter(t, config, v5); rc != ReasonCode::success) {
+    if (const auto rc = check_filter(t, config, ctx().policy().limits(), v5); rc != ReasonCode::success) {
       ack.reasons.push_back(rc);
+      continue;
+    }
+    if (!may_subscribe(t.filter)) {
+      ack.reasons.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);
+      continue;
+    }
+    const auto max_subscriptions = ctx().policy().limits().max_subscriptions;
+    if (max_subscriptions != 0 && s.subscriptions().size() >= max_subscriptions && !s.subscriptions().count(t.filter)) {
+      ack.reasons.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
       continue;
     }
     t.options.qos = std::min(t.options.qos, config.limits.max_qos);
@@ -63,6 +75,22 @@ void Connection::handle_subscribe(Subscribe&& sub) {
     if (self->closed() || !self->session_) return;
     self->guarded([&] { self->subscribed(ack, accepted, subscription_id); });
   });
+}
+
+bool Connection::may_subscribe(std::string_view filter) {
+  const auth::Acl* acl = ctx().policy().acl.get();
+  if (!acl) return true;
+  auto* id = session_->identity();
+  if (id ? id->may_subscribe(*acl, filter) : acl->may_subscribe(filter, {std::nullopt, session_->client_id()})) {
+    return true;
+  }
+  context_.stats.subscriptions_refused_acl.add();
+  if (!warned_subscribe_) {
+    warned_subscribe_ = true;
+    logger("client")->info("{} {}: SUBSCRIBE to \"{}\" refused: the ACL does not allow it", remote(),
+                           session_->client_id(), filter);
+  }
+  return false;
 }
 
 void Connection::subscribed(const Suback& ack, const std::vector<AcceptedSubscription>& accepted,

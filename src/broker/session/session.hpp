@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "broker/auth/acl.hpp"
 #include "broker/connection/ack_gate.hpp"
 #include "broker/config/config.hpp"
 #include "broker/routing/message.hpp"
@@ -114,6 +115,12 @@ class Session {
   OutboundMessage& queue_back() { return queue_->messages.back(); }
 
   // Inbound QoS 2: packet ids whose PUBLISH was received and whose PUBREL was not.
+  // Who the client is, for ACL checks: its user name and client id and the last verdicts. Set
+  // at CONNECT when the client has a user name or an ACL is in force; null for an anonymous
+  // client without an ACL, and for a session recovered from the store until its client returns.
+  auth::AclCache* identity() const { return identity_.get(); }
+  void set_identity(std::unique_ptr<auth::AclCache> id) { identity_ = std::move(id); }
+
   std::unordered_set<mqtt::PacketId>& inbound_qos2() {
     if (!inbound_qos2_) inbound_qos2_ = std::make_unique<std::unordered_set<mqtt::PacketId>>();
     return *inbound_qos2_;
@@ -141,6 +148,7 @@ class Session {
   };
   std::unique_ptr<Queue> queue_;
   std::unique_ptr<std::unordered_set<mqtt::PacketId>> inbound_qos2_;
+  std::unique_ptr<auth::AclCache> identity_;
 };
 
 }  // namespace hermod::broker

@@ -1,7 +1,7 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
-// until SIGINT or SIGTERM; SIGHUP reloads the password file. `hermod passwd` edits a password
-// file instead (passwd_command.cpp), `hermod convert-config` converts a mosquitto.conf
-// (convert_config_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
+// until SIGINT or SIGTERM; SIGHUP reloads the password and ACL files, the TLS files and the
+// reloadable limits. `hermod passwd` edits a password file instead (passwd_command.cpp),
+// `hermod convert-config` converts a mosquitto.conf (convert_config_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
 #include <malloc.h>
 
 #include <csignal>
@@ -56,7 +56,8 @@ hermod::broker::Config make_config(const Options& o) {
 }
 
 // Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile and, every `interval`
-// seconds (0: never), reloading TLS listeners whose files changed. The three signals are blocked
+// seconds (0: never), reloading what changed (TLS files; configuration, password and ACL files).
+// The three signals are blocked
 // in every thread so only this thread sees them.
 int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, std::uint32_t interval) {
   for (;;) {
@@ -64,7 +65,7 @@ int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, s
     if (interval == 0) {
       sigwait(&set, &sig);
     } else {
-      // The file check: with no signal within the interval, look at the TLS files' times.
+      // The file check: with no signal within the interval, look at the files' times and sizes.
       const timespec timeout{static_cast<time_t>(interval), 0};
       sig = sigtimedwait(&set, nullptr, &timeout);
       if (sig < 0) {

@@ -101,6 +101,55 @@ TEST(Config, AuthErrorsNameLineAndKey) {
   EXPECT_EQ(error_of("[auth]\npassword_file = 3\n"), "test.toml:2: auth.password_file: must be a string");
 }
 
+TEST(Config, AclFileIsRelativeToTheConfigFile) {
+  const Config c = parse_config("[auth]\nacl_file = \"acl\"\ndisconnect_removed_users = true\n", "/etc/hermod/h.toml");
+  EXPECT_EQ(c.auth.acl_file, "/etc/hermod/acl");
+  EXPECT_TRUE(c.auth.disconnect_removed_users);
+}
+
+TEST(Config, ListenerAddressListsAndConnectionLimit) {
+  const Config c = parse_config("[[listeners]]\nport = 1\nmax_connections = 5\nallow = [\"10.0.0.0/8\", \"::1\"]\n"
+                                "deny = [\"10.1.0.0/16\"]\n",
+                                "test.toml");
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].max_connections, 5u);
+  EXPECT_EQ(c.listeners[0].allow.size(), 2u);
+  EXPECT_EQ(c.listeners[0].deny.size(), 1u);
+  EXPECT_EQ(error_of("[[listeners]]\nport = 1\nallow = [\"10.0.0.0/33\"]\n"),
+            "test.toml:3: listeners[0].allow: \"10.0.0.0/33\": not an address or ADDRESS/PREFIX range");
+}
+
+TEST(Config, ClientLimitsAndTheMemoryBudget) {
+  const Config c = parse_config("[limits]\nmessage_rate = 10\nbyte_rate = 1000\nmax_subscriptions = 3\n"
+                                "max_topic_length = 100\nmax_topic_depth = 4\nmemory_budget = 0\n",
+                                "test.toml");
+  EXPECT_EQ(c.limits.message_rate, 10u);
+  EXPECT_EQ(c.limits.byte_rate, 1000u);
+  EXPECT_EQ(c.limits.max_subscriptions, 3u);
+  EXPECT_EQ(c.limits.max_topic_length, 100u);
+  EXPECT_EQ(c.limits.max_topic_depth, 4u);
+  EXPECT_EQ(c.limits.memory_budget, 0u);
+  const Limits defaults;
+  EXPECT_GT(defaults.memory_budget, 0u) << "a budget by default";
+  EXPECT_EQ(error_of("[limits]\nmemory_budget = 1000\n"),
+            "test.toml:2: limits.memory_budget: must be 0 (no budget) or at least 1048576 (1 MiB)");
+}
+
+TEST(Config, AReloadTakesOnlyTheReloadableKeys) {
+  Config running = parse_config("[[listeners]]\nport = 1\n[limits]\nmax_inflight = 5\n", "test.toml");
+  const Config file = parse_config("[[listeners]]\nport = 1\ndeny = [\"10.0.0.1\"]\n[[listeners]]\nport = 2\n"
+                                   "[limits]\nmax_inflight = 9\nmessage_rate = 7\n[auth]\nacl_file = \"/a\"\n",
+                                   "test.toml");
+  EXPECT_TRUE(apply_reloadable(file, running).empty());
+  EXPECT_EQ(running.limits.message_rate, 7u);
+  EXPECT_EQ(running.limits.max_inflight, 5u) << "not reloadable: needs a restart";
+  EXPECT_EQ(running.auth.acl_file, "/a");
+  EXPECT_EQ(running.listeners.size(), 1u) << "listeners are not added by a reload";
+  EXPECT_EQ(running.listeners[0].deny.size(), 1u);
+  Config moved = parse_config("[[listeners]]\nport = 3\n", "test.toml");
+  EXPECT_EQ(apply_reloadable(file, moved), std::vector<std::string>{"127.0.0.1:3"});
+}
+
 TEST(Config, TlsListenerReadsItsFilesRelativeToTheConfigFile) {
   const Config c = parse_config(R"(
 [[listeners]]
