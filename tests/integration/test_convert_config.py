@@ -293,7 +293,7 @@ def test_output_loads_in_hermod_and_warnings_name_file_line_key_and_why(confdir,
         "pid_file /run/mosquitto/mosquitto.pid\n"
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
-        "acl_file /etc/mosquitto/acl\n"
+        "check_retain_source true\n"
         "log_dest syslog\n"
         "connection upstream\n"
         "address 192.0.2.1:1883\n")
@@ -301,7 +301,8 @@ def test_output_loads_in_hermod_and_warnings_name_file_line_key_and_why(confdir,
     assert warnings == [
         "mosquitto.conf:2: pid_file: Hermod writes no pid file (under systemd it reports readiness with "
         "Type=notify)",
-        "mosquitto.conf:5: acl_file: carried over once Hermod has ACLs",
+        "mosquitto.conf:5: check_retain_source: not supported by Hermod: a retained message is not checked again "
+        "against its publisher's write access (every delivery is checked against the subscriber's read access)",
         "mosquitto.conf:6: log_dest: Hermod logs to stderr (the journal under systemd); [broker] log_level "
         "chooses how much",
         "mosquitto.conf:7: connection: bridges are not supported by Hermod (bridge \"upstream\" is not carried "
@@ -396,6 +397,34 @@ def test_max_connections_of_a_listener(confdir, make_broker):
     compare(make_broker, conf, [port], {"a second client": second}, {"a second client": False})
 
 
+@pytest.mark.time_limit(40)
+def test_max_connections_stays_with_its_listener(confdir, make_broker):
+    limited, open_port = free_port(), free_port()
+    conf = confdir / "mosquitto.conf"
+    conf.write_text(f"{USER_LINE}allow_anonymous true\nlistener {limited} 127.0.0.1\nmax_connections 1\n"
+                    f"listener {open_port} 127.0.0.1\n")
+
+    def with_one_held(port: int) -> Probe:
+        def probe() -> tuple[bool, str]:
+            first = Held(limited)
+            try:
+                return pub(port)
+            finally:
+                first.close()
+        return probe
+
+    # One probe per broker start on the limited listener: see mosquitto#1460 above.
+    warnings, _ = compare(make_broker, conf, [limited, open_port],
+                          {"a second client on the limited listener": with_one_held(limited)},
+                          {"a second client on the limited listener": False})
+    assert not has_warning(warnings, r".*max_connections"), warnings
+    text = conf.with_name("converted.toml").read_text()
+    assert text.count("max_connections = 1") == 1 and "[limits]\nmax_connections" not in text, text
+    compare(make_broker, conf, [limited, open_port],
+            {"a client on the other listener while the limited one is full": with_one_held(open_port)},
+            {"a client on the other listener while the limited one is full": True})
+
+
 def test_per_listener_settings_that_agree(confdir, make_broker):
     a, b = free_port(), free_port()
     conf = confdir / "mosquitto.conf"
@@ -483,6 +512,89 @@ def test_plain_text_password_file_warns_to_run_hermod_passwd_u(confdir, make_bro
     start_hermod(make_broker, toml, [port])
     assert {k: v[0] for k, v in run_probes(probes).items()} == {
         "alice": True, "carol (plain text)": True, "anonymous": False}, "Hermod now accepts carol as well"
+
+
+ACL = ("user alice\ntopic write conv/alice/#\n\n"
+       "user bob\ntopic read conv/#\n\n"
+       "user watch\ntopic readwrite conv/#\n")
+ACL_USERS = {"alice": "alice-pw", "bob": "bob-pw", "watch": "watch-pw"}
+
+
+class Watcher:
+    """paho as user watch, subscribed to conv/#: publish_seen() tells whether a PUBLISH arrives,
+    by a sentinel published after it (no waiting for something not to happen)."""
+
+    def __init__(self, port: int):
+        self.client = paho.Client(client_id=unique_id("watch"))
+        self.client.username_pw_set("watch", ACL_USERS["watch"])
+        self.got: "queue.Queue[object]" = queue.Queue()
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda c, u, mid, granted: self.got.put(("suback", tuple(granted)))
+        self.client.on_message = lambda c, u, m: self.got.put((m.topic, m.payload.decode()))
+        self.client.connect(HOST, port, keepalive=30)
+        self.client.loop_start()
+        assert self.got.get(timeout=5) == 0, "watch connects"
+        assert self.got.get(timeout=5) == ("suback", (1,)), "watch may read conv/#"
+
+    def _on_connect(self, client, userdata, flags, rc) -> None:
+        self.got.put(rc)
+        if rc == 0:
+            client.subscribe("conv/#", qos=1)
+
+    def publish_seen(self, port: int, user: str, topic: str) -> tuple[bool, str]:
+        payload, sentinel = unique_id("probe"), unique_id("sentinel")
+        sent = pub(port, "-u", user, "-P", ACL_USERS[user], "-q", "1", topic=topic, message=payload)
+        if not sent[0]:
+            return False, sent[1]
+        assert pub(port, "-u", "watch", "-P", ACL_USERS["watch"], "-q", "1", topic="conv/sentinel",
+                   message=sentinel)[0]
+        seen = []
+        while True:
+            got = self.got.get(timeout=5)
+            seen.append(got)
+            if got == ("conv/sentinel", sentinel):
+                return (topic, payload) in seen, f"watch received {seen}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.mark.time_limit(60)
+def test_acl_file_is_carried_over_as_it_is(confdir, make_broker):
+    port = free_port()
+    for user, password in ACL_USERS.items():
+        mosquitto_passwd(confdir / "passwd", user, password)
+    (confdir / "topics.acl").write_text(ACL)
+    conf = confdir / "mosquitto.conf"
+    conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\npassword_file passwd\nacl_file topics.acl\n")
+    cases = {"alice writes conv/alice/x": ("alice", "conv/alice/x"),
+             "alice writes conv/bob/x": ("alice", "conv/bob/x"),
+             "bob writes conv/bob/x (read only)": ("bob", "conv/bob/x")}
+    expected = {"alice writes conv/alice/x": True, "alice writes conv/bob/x": False,
+                "bob writes conv/bob/x (read only)": False}
+
+    def run_cases() -> dict[str, tuple[bool, str]]:
+        watcher = Watcher(port)
+        try:
+            return {name: watcher.publish_seen(port, *case) for name, case in cases.items()}
+        finally:
+            watcher.close()
+
+    toml, warnings = convert_ok(conf)
+    assert not has_warning(warnings, r".*acl_file"), warnings
+    assert f'acl_file = "{confdir / "topics.acl"}"' in toml.read_text()
+    mosquitto = Mosquitto(conf, [port], confdir)
+    try:
+        by_mosquitto = run_cases()
+    finally:
+        mosquitto.stop()
+    hermod = start_hermod(make_broker, toml, [port])
+    by_hermod = run_cases()
+    for name, want in expected.items():
+        assert by_mosquitto[name][0] == want, f"mosquitto: {name}: {by_mosquitto[name][1]}"
+        assert by_hermod[name][0] == want, (f"Hermod as mosquitto: {name}: {by_hermod[name][1]}\n"
+                                            f"{hermod.stderr_tail()}")
 
 
 @pytest.mark.time_limit(40)
@@ -696,11 +808,12 @@ def test_limits_are_carried_over_and_load(confdir, make_broker):
     conf = confdir / "mosquitto.conf"
     conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 10\n"
                     "max_queued_messages 500\nmessage_size_limit 4096\nmax_keepalive 300\n"
-                    "max_connections 100\nsys_interval 5\n")
+                    "max_connections 100\nsys_interval 5\nmemory_limit 268435456\n")
     warnings, _ = compare(make_broker, conf, [port], {"anonymous": lambda: pub(port)}, {"anonymous": True})
     text = (confdir / "converted.toml").read_text()
     for line in ("max_inflight = 10", "max_queued_messages = 500", "max_keepalive = 300",
-                 "max_connections = 100", "sys_interval = 5", "max_packet_size = 69640"):
+                 "max_connections = 100", "sys_interval = 5", "max_packet_size = 69640",
+                 "memory_budget = 268435456"):
         assert line in text, text
     assert has_warning(warnings, r"mosquitto\.conf:\d+: message_size_limit: mosquitto limits a PUBLISH payload"), \
         warnings
