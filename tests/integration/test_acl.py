@@ -1091,8 +1091,6 @@ def test_missing_acl_file_stops_startup(tmp_path):
 # Password file by mosquitto_passwd; certificate identity
 
 
-@pytest.mark.xfail(not IS_MOSQUITTO, strict=False,
-                   reason="Hermod reads mosquitto_passwd's $7$ entries once that support lands")
 @pytest.mark.parametrize("version", VERSIONS)
 def test_acl_with_a_password_file_from_mosquitto_passwd(tmp_path, request, clients, v5, version):
     confdir = tmp_path / "conf"
