@@ -23,7 +23,11 @@ Broker::Broker(Config config, Overrides overrides)
       retained_(overrides.retained ? *overrides.retained : local_retained_),
       directory_(config_.resolved_workers()),
       checks_(std::make_unique<auth::CheckPool>(check_threads(config_.resolved_workers()))),
-      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_} {
+      admission_(clock_, config_.listeners.size()),
+      logins_(clock_),
+      refusals_(clock_),
+      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_,
+                admission_, logins_, refusals_} {
   // Until prepare() reads the ACL file: the configuration's limits, no ACL.
   auto initial = std::make_shared<Policy>();
   initial->config = std::make_shared<const Config>(config_);
@@ -226,6 +230,14 @@ BrokerTotals Broker::totals() const {
     t.bytes_sent += s.bytes_sent.get();
     t.messages_dropped += s.messages_dropped.get();
     t.subscriptions += s.subscriptions.get();
+    t.connections_refused_denied += s.connections_refused_denied.get();
+    t.connections_refused_listener_full += s.connections_refused_listener_full.get();
+    t.connections_refused_address_full += s.connections_refused_address_full.get();
+    t.connections_refused_connect_rate += s.connections_refused_connect_rate.get();
+    t.connections_refused_proxy += s.connections_refused_proxy.get();
+    t.logins_delayed += s.logins_delayed.get();
+    t.connects_banned += s.connects_banned.get();
+    t.flapping_bans += s.flapping_bans.get();
   }
   t.retained = retained_.size();
   return t;
