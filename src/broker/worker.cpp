@@ -192,7 +192,7 @@ std::unique_ptr<net::Stream> Worker::admit(std::size_t i, std::unique_ptr<net::S
     logger("proxy")->debug("{} refused: not a trusted proxy of listener {}", net::endpoint_text(stream->remote()),
                            config.name());
     return refuse(stats_.connections_refused_proxy, services_.refusals.untrusted_proxy,
-                  net::endpoint_text(stream->remote()) + " on " + config.name());
+                  AddressGroup(address, 32, 128).to_string() + " on " + config.name());
   }
   // The reloadable keys as last read: the listener's lists and max_connections, the limits.
   const ListenerConfig& rules = policy_->listener(config.index);

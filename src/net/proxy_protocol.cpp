@@ -178,7 +178,7 @@ std::optional<IoResult> ProxyStream::read_header() {
       if (refusals_) {
         // A client reaching a PROXY listener directly, or a misconfigured proxy, does this on
         // every connection: a line per interval; the reason is at debug level.
-        refusals_->note(endpoint_text(remote_));
+        refusals_->note(remote_.address().to_string());  // by address: ports differ every time
         logger("proxy")->debug("{} closed: {}", endpoint_text(remote_), h.why);
       } else {
         logger("proxy")->info("{} closed: {}", endpoint_text(remote_), h.why);

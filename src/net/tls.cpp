@@ -273,7 +273,7 @@ IoResult TlsStream::failed(int ret, Side side, const char* what) {
   }
   const std::string reason = openssl_errors();
   if (gauge_ && gauge_->failures) {
-    gauge_->failures->note(endpoint_text(remote()));
+    gauge_->failures->note(remote().address().to_string());  // by address: ports differ every time
     logger("tls")->debug("{} {}: {}", endpoint_text(remote()), what, reason);
   } else {
     logger("tls")->info("{} {}: {}", endpoint_text(remote()), what, reason);

@@ -22,9 +22,10 @@ import mqtt5_raw
 import mqtt_raw
 from auth_broker import PASSWORD_FILE, set_user
 from broker_process import DEFAULT_CONFIG, HOST, free_ports, unique_id, wait_for
-from mqtt5_raw import RawClient5
+from mqtt5_raw import CONTINUE_AUTHENTICATION, RawClient5
 from mqtt_raw import CONNACK, PINGRESP, PUBLISH, RawClient
 from proxy_broker import v1_header
+from scram import auth_props, begin, check_challenge, connect_scram, ScramClient
 
 pytestmark = pytest.mark.hermod_only("per-address limits, login delay and flapping ban are Hermod's")
 
@@ -383,6 +384,24 @@ def test_a_login_during_the_delay_is_checked_when_the_delay_ends(limits_broker):
     assert ok.return_code == 0, f"the right password is accepted: {ok}"
     assert right_at >= wrong_at - 0.05, \
         f"checked only once the delay was over ({right_at:.3f} s vs {wrong_at:.3f} s)"
+
+
+def test_a_failed_scram_exchange_is_delayed_like_a_wrong_password(limits_broker):
+    b = limits_broker(limits={"login_failure_delay_ms": 400, "login_failure_delay_max_ms": 400},
+                      users={"alice": "secret"})
+    c = RawClient5(HOST, b.port, timeout=5.0, source="127.0.0.9")
+    scram = ScramClient("alice", "wrong")
+    server_first = check_challenge(begin(c, unique_id("scram"), scram))
+    start = time.monotonic()
+    c.send(mqtt5_raw.auth(CONTINUE_AUTHENTICATION, auth_props(scram.client_final(server_first))))
+    ack = c.expect(CONNACK, what="end of the SCRAM exchange")
+    took = time.monotonic() - start
+    c.close()
+    assert ack.reason_code == mqtt5_raw.NOT_AUTHORIZED and 0.36 <= took <= 1.0, \
+        f"a failed SCRAM exchange gets 0x87 [MQTT-4.12.0-4] after the 400 ms delay: {ack}, {took:.3f} s"
+    with RawClient5(HOST, b.port, timeout=5.0, source="127.0.0.9") as ok:
+        ack, _ = connect_scram(ok, unique_id("scram"), "alice", "secret")
+        assert ack.reason_code == 0, f"the right password afterwards: {ack}"
 
 
 def test_connects_without_credentials_are_not_delayed(limits_broker):
