@@ -24,7 +24,11 @@ Broker::Broker(Config config, Overrides overrides)
       directory_(config_.resolved_workers()),
       memory_(config_.limits.memory_budget, config_.resolved_workers()),
       checks_(std::make_unique<auth::CheckPool>(check_threads(config_.resolved_workers()))),
-      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_, memory_} {
+      admission_(clock_, config_.listeners.size()),
+      logins_(clock_),
+      refusals_(clock_),
+      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_, memory_,
+                admission_, logins_, refusals_} {
   // Until prepare() reads the ACL file: the configuration's limits, no ACL.
   auto initial = std::make_shared<Policy>();
   initial->config = std::make_shared<const Config>(config_);
@@ -157,7 +161,7 @@ void Broker::reload_policy() {
       }
     } catch (const ConfigError& e) {
       // The files below are read again all the same, from the paths in force.
-      logger("broker")->error("reload: configuration not read, its previous values stay in force: {}", e.what());
+      logger("broker")->warn("reload: configuration not read, its previous values stay in force: {}", e.what());
     }
   }
   if (!config_.auth.password_file.empty()) (void)auth_.reload();
@@ -174,7 +178,7 @@ void Broker::reload_policy() {
                            next->acl->rule_count() == 1 ? "" : "s");
     } catch (const ConfigError& e) {
       // Never fail open: a file that does not parse changes nothing.
-      logger("auth")->error("reload: ACL not reloaded, the previous rules stay in force: {}", e.what());
+      logger("auth")->warn("reload: ACL not reloaded, the previous rules stay in force: {}", e.what());
       running->auth.acl_file = current->config->auth.acl_file;
     }
   }
@@ -237,6 +241,14 @@ BrokerTotals Broker::totals() const {
     t.memory_exceeded += s.memory_exceeded.get();
     t.memory_reads_paused += s.memory_reads_paused.get();
     t.memory_dropped += s.memory_dropped.get();
+    t.connections_refused_denied += s.connections_refused_denied.get();
+    t.connections_refused_listener_full += s.connections_refused_listener_full.get();
+    t.connections_refused_address_full += s.connections_refused_address_full.get();
+    t.connections_refused_connect_rate += s.connections_refused_connect_rate.get();
+    t.connections_refused_proxy += s.connections_refused_proxy.get();
+    t.logins_delayed += s.logins_delayed.get();
+    t.connects_banned += s.connects_banned.get();
+    t.flapping_bans += s.flapping_bans.get();
   }
   t.retained = retained_.size();
   t.memory_used = memory_.used();

@@ -86,6 +86,11 @@ class Broker {
   std::unique_ptr<auth::CheckPool> checks_;
   PolicyHolder policy_;
   std::uint64_t policy_generation_ = 1;
+  // Outlive the workers: a connection's admission slot is released when it is destroyed, and a
+  // hand-off dropped at shutdown destroys its slot with it.
+  AdmissionTable admission_;
+  LoginThrottle logins_;
+  RefusalLogs refusals_;
   Services services_;
   Clock::time_point started_at_;
   std::vector<std::uint16_t> bound_ports_;

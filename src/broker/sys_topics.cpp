@@ -62,6 +62,15 @@ void SysTopics::publish_all() {
   pub("$SYS/broker/memory/exceeded", std::to_string(t.memory_exceeded));
   pub("$SYS/broker/memory/reads paused", std::to_string(t.memory_reads_paused));
   pub("$SYS/broker/messages/dropped/memory", std::to_string(t.memory_dropped));
+  // Refusals by the limits per listener and per address (docs/security.md).
+  pub("$SYS/broker/connections/refused/denied", std::to_string(t.connections_refused_denied));
+  pub("$SYS/broker/connections/refused/listener_full", std::to_string(t.connections_refused_listener_full));
+  pub("$SYS/broker/connections/refused/address_full", std::to_string(t.connections_refused_address_full));
+  pub("$SYS/broker/connections/refused/connect_rate", std::to_string(t.connections_refused_connect_rate));
+  pub("$SYS/broker/connections/refused/untrusted_proxy", std::to_string(t.connections_refused_proxy));
+  pub("$SYS/broker/clients/login_delays", std::to_string(t.logins_delayed));
+  pub("$SYS/broker/clients/banned", std::to_string(t.connects_banned));
+  pub("$SYS/broker/clients/flapping_bans", std::to_string(t.flapping_bans));
 }
 
 }  // namespace hermod::broker

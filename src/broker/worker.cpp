@@ -44,11 +44,13 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       holds_(io_, services.clock, sessions_, writer_),
       delivery_(Delivery::Parts{index, services.config, services.clock, stats_, sessions_, routes_, services.retained,
                                 writer_, holds_, *this, policy_, memory_.use()}),
+      flaps_(services.clock),
       context_(LinkContext{*this, services.config, services.clock, stats_, memory_, header_cache_,
                            std::span<char>(scratch_.data(), scratch_.size())},
-               services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_, policy_) {
+               services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_, flaps_, policy_) {
   // What a round of stream events read is committed and flushed once, right after the round.
   poller_.set_after_round([this] { end_turn(); });
+  handshakes_.failures = &services.refusals.tls_failures;
   // A handshake ended with the bound reached: take TLS connections again.
   handshakes_.on_room = [this] {
     for (std::size_t i = 0; i < acceptors_.size(); ++i) {
@@ -154,17 +156,12 @@ void Worker::do_accept(std::size_t i) {
         error = accepted.error;
         break;
       }
-      std::unique_ptr<net::Stream> stream = std::move(accepted.stream);
+      AdmissionTable::Slot slot;
+      std::unique_ptr<net::Stream> stream = admit(i, std::move(accepted.stream), slot);
+      if (!stream) continue;
       const auto& config = listener.config();
       if (config.proxy_protocol) {
-        // The header is a claim: only the listener's trusted proxies may make it.
-        if (!net::contains_any(config.trusted_proxies, stream->remote().address())) {
-          logger("proxy")->info("{} refused: not a trusted proxy of listener {}", net::endpoint_text(stream->remote()),
-                                config.name());
-          stream->close();
-          continue;
-        }
-        stream = std::make_unique<net::ProxyStream>(std::move(stream), poller_);
+        stream = std::make_unique<net::ProxyStream>(std::move(stream), poller_, &services_.refusals.bad_proxy_header);
       }
       if (tls) {
         stream = net::TlsStream::accept(std::move(stream), tls, poller_, &handshakes_);
@@ -172,7 +169,7 @@ void Worker::do_accept(std::size_t i) {
       }
       if (const auto& ws = listener.ws()) stream = net::WsStream::accept(std::move(stream), ws, poller_);
       services_.connections.fetch_add(1, std::memory_order_relaxed);
-      adopt(std::move(stream), true, &listener.config())->start();
+      adopt(std::move(stream), true, &listener.config(), std::move(slot))->start();
     }
     if (error && error != EAGAIN && error != EWOULDBLOCK) {
       // Out of file descriptors and the like: wait a little instead of spinning.
@@ -188,10 +185,54 @@ void Worker::do_accept(std::size_t i) {
   });
 }
 
+std::unique_ptr<net::Stream> Worker::admit(std::size_t i, std::unique_ptr<net::Stream> stream,
+                                           AdmissionTable::Slot& slot) {
+  const auto& config = acceptors_[i].listener->config();
+  const auto address = stream->remote().address();
+  auto refuse = [&](Counter& counter, RateLimitedLog& log, const std::string& subject) {
+    counter.add();
+    log.note(subject);
+    stream->close();  // at once: not one byte of MQTT, TLS or WebSocket for it
+    return std::unique_ptr<net::Stream>();
+  };
+  if (config.proxy_protocol && !net::contains_any(config.trusted_proxies, address)) {
+    // The header is a claim: only the listener's trusted proxies may make it.
+    logger("proxy")->debug("{} refused: not a trusted proxy of listener {}", net::endpoint_text(stream->remote()),
+                           config.name());
+    return refuse(stats_.connections_refused_proxy, services_.refusals.untrusted_proxy,
+                  AddressGroup(address, 32, 128).to_string() + " on " + config.name());
+  }
+  // The reloadable keys as last read: the listener's lists and max_connections, the limits.
+  const ListenerConfig& rules = policy_->listener(config.index);
+  const auto admission = AdmissionRules::of(rules, policy_->limits());
+  // Behind a PROXY protocol listener the peer is the proxy: the address limits and lists wait for
+  // the client its header names (Connection::admit_proxied_client).
+  const bool by_address = !config.proxy_protocol;
+  if (by_address) {
+    if (const auto why = address_refusal(rules, address); why != AdmissionRefusal::none) {
+      return refuse(stats_.connections_refused_denied, services_.refusals.of(why),
+                    AddressGroup(address, 32, 128).to_string());
+    }
+  }
+  auto verdict = services_.admission.admit(config.index, by_address ? &address : nullptr, admission);
+  if (verdict.refusal != AdmissionRefusal::none) {
+    Counter& counter = verdict.refusal == AdmissionRefusal::listener_full  ? stats_.connections_refused_listener_full
+                       : verdict.refusal == AdmissionRefusal::address_full ? stats_.connections_refused_address_full
+                                                                           : stats_.connections_refused_connect_rate;
+    const std::string subject = verdict.refusal == AdmissionRefusal::listener_full
+                                    ? AddressGroup(address, 32, 128).to_string() + " on " + config.name()
+                                    : verdict.group.to_string();
+    return refuse(counter, services_.refusals.of(verdict.refusal), subject);
+  }
+  slot = std::move(verdict.slot);
+  return stream;
+}
+
 std::shared_ptr<Connection> Worker::adopt(std::unique_ptr<net::Stream> stream, bool counted,
-                                          const ListenerConfig* listener) {
+                                          const ListenerConfig* listener, AdmissionTable::Slot slot) {
   auto conn = std::make_shared<Connection>(context_, std::move(stream), listener);
   if (counted) conn->mark_counted();
+  conn->hold(std::move(slot));
   connections_.insert(conn);
   return conn;
 }
@@ -282,9 +323,10 @@ void Worker::hand_off(std::uint32_t home, HandOff h) {
     auto stream = h.stream->attach(target.poller_);
     if (!stream) {
       if (h.counted) target.services_.connections.fetch_sub(1, std::memory_order_relaxed);
-      return;
+      return;  // h.slot is released with h
     }
-    target.adopt(std::move(stream), h.counted, h.listener)->resume_after_handoff(std::move(h.connect), std::move(h.leftover));
+    target.adopt(std::move(stream), h.counted, h.listener, std::move(h.slot))
+        ->resume_after_handoff(std::move(h.connect), std::move(h.leftover));
   });
 }
 
@@ -332,6 +374,18 @@ void Worker::sweep() {
     release_free_memory();
   }
   if (index_ == 0) log_memory_summary(now);
+  if (now >= next_prune_) {
+    // Once a second is plenty: the tables only forget what no longer limits anyone.
+    next_prune_ = now + std::chrono::seconds(1);
+    const auto& limits = policy_->limits();
+    flaps_.prune(FlapRules::of(limits));
+    if (index_ == 0) {
+      // Shared by all workers: one of them tidies them and writes the log summaries.
+      services_.admission.prune();
+      services_.logins.prune(LoginDelayRules::of(limits));
+    }
+  }
+  if (index_ == 0) services_.refusals.flush();
 }
 
 // ---------------------------------------------------------------------------------- the turn

@@ -78,8 +78,9 @@ class Worker final : private Turn, private ConnectionHost {
   // connections on it.
   void accept_on(asio::ip::tcp::acceptor acceptor, const Listener& listener);
   // Serves a client over `stream` (a freshly accepted connection, or a test's stream).
+  // `slot`: its place in the listener's and address's counts (none for a test's stream).
   std::shared_ptr<Connection> adopt(std::unique_ptr<net::Stream> stream, bool counted,
-                                    const ListenerConfig* listener = nullptr);
+                                    const ListenerConfig* listener = nullptr, AdmissionTable::Slot slot = {});
   // The 250 ms sweep's work, at the Clock's now: timeouts, idle buffers, expiry, delayed wills.
   void sweep();
   std::size_t connection_count() const { return connections_.size(); }
@@ -105,6 +106,9 @@ class Worker final : private Turn, private ConnectionHost {
 
   // Waits for listener i's queue, then takes what it holds (a bounded batch per round).
   void do_accept(std::size_t i);
+  // The listener's and address's limits for a socket just accepted on acceptor i; refusals are
+  // counted and logged (rate-limited) here. Null if the stream was refused and closed.
+  std::unique_ptr<net::Stream> admit(std::size_t i, std::unique_ptr<net::Stream> stream, AdmissionTable::Slot& slot);
   // Commits the turn's store writes, then sends: delivery batches to other workers, then every
   // link's queued bytes.
   void end_turn();
@@ -170,6 +174,8 @@ class Worker final : private Turn, private ConnectionHost {
   SessionWriter writer_;
   AckHolds holds_;
   Delivery delivery_;
+  FlapGuard flaps_;
+  Clock::time_point next_prune_{};  // when the sweep next prunes the limits' tables
   Context context_;
 };
 

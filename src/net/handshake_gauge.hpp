@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <functional>
 
+#include "base/rate_limited_log.hpp"
+
 namespace hermod::net {
 
 class HandshakeGauge {
@@ -26,6 +28,9 @@ class HandshakeGauge {
   }
   // Called when the gauge stops being full; may start accepting again.
   std::function<void()> on_room;
+  // Where handshakes that fail are logged, at most a line per interval (null: a line each). A
+  // client can fail handshakes as fast as it can connect; it outlives the gauge.
+  RateLimitedLog* failures = nullptr;
 
  private:
   std::size_t limit_;  // 0: no bound

@@ -145,8 +145,8 @@ ProxyHeader parse_proxy_header(std::string_view bytes) {
 
 // -------------------------------------------------------------------------------- ProxyStream
 
-ProxyStream::ProxyStream(std::unique_ptr<Stream> inner, Poller& poller)
-    : inner_(std::move(inner)), poller_(poller), remote_(inner_->remote()) {
+ProxyStream::ProxyStream(std::unique_ptr<Stream> inner, Poller& poller, RateLimitedLog* refusals)
+    : inner_(std::move(inner)), poller_(poller), remote_(inner_->remote()), refusals_(refusals) {
   inner_->set_events(this);
   token_ = poller_.add_target(*this);
 }
@@ -175,7 +175,14 @@ std::optional<IoResult> ProxyStream::read_header() {
     auto h = parse_proxy_header(buffer_);
     if (h.status == ProxyHeader::Status::incomplete) continue;
     if (h.status == ProxyHeader::Status::invalid) {
-      logger("proxy")->info("{} closed: {}", endpoint_text(remote_), h.why);
+      if (refusals_) {
+        // A client reaching a PROXY listener directly, or a misconfigured proxy, does this on
+        // every connection: a line per interval; the reason is at debug level.
+        refusals_->note(remote_.address().to_string());  // by address: ports differ every time
+        logger("proxy")->debug("{} closed: {}", endpoint_text(remote_), h.why);
+      } else {
+        logger("proxy")->info("{} closed: {}", endpoint_text(remote_), h.why);
+      }
       return IoResult{0, Want::nothing, true, asio::error::make_error_code(asio::error::connection_refused)};
     }
     if (h.source) remote_ = *h.source;

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/rate_limited_log.hpp"
 #include "net/poller.hpp"
 #include "net/stream.hpp"
 
@@ -44,7 +45,9 @@ ProxyHeader parse_proxy_header(std::string_view bytes);
 
 class ProxyStream final : public Stream, private StreamEvents, private Poller::Target {
  public:
-  ProxyStream(std::unique_ptr<Stream> inner, Poller& poller);
+  // `refusals` (may be null: one log line per connection): where a missing or broken header is
+  // logged, at most one line per interval; it outlives the stream.
+  ProxyStream(std::unique_ptr<Stream> inner, Poller& poller, RateLimitedLog* refusals = nullptr);
   ~ProxyStream() override;
 
   void set_events(StreamEvents* events) override { events_ = events; }
@@ -78,6 +81,7 @@ class ProxyStream final : public Stream, private StreamEvents, private Poller::T
   StreamEvents* events_ = nullptr;
   asio::ip::tcp::endpoint remote_;
   std::optional<PeerIdentity> identity_;
+  RateLimitedLog* refusals_ = nullptr;
   std::string buffer_;  // the header received so far; then the bytes read past it
   bool header_done_ = false;
   bool closed_ = false;

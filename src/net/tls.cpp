@@ -272,7 +272,12 @@ IoResult TlsStream::failed(int ret, Side side, const char* what) {
     return {0, Want::nothing, true, inner_error_};  // the connection ended under TLS
   }
   const std::string reason = openssl_errors();
-  logger("tls")->info("{} {}: {}", endpoint_text(remote()), what, reason);
+  if (gauge_ && gauge_->failures) {
+    gauge_->failures->note(remote().address().to_string());  // by address: ports differ every time
+    logger("tls")->debug("{} {}: {}", endpoint_text(remote()), what, reason);
+  } else {
+    logger("tls")->info("{} {}: {}", endpoint_text(remote()), what, reason);
+  }
   return {0, Want::nothing, true, asio::error::make_error_code(asio::error::connection_aborted)};
 }
 

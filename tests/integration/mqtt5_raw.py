@@ -417,8 +417,8 @@ class RawClient5(mqtt_raw.RawClient):
     assigns are resolved (`Packet5.topic`) while `wire_topic` keeps what was sent. The acks
     RawClient sends (PUBACK etc. without a reason code) are valid MQTT 5 (reason 0x00)."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
-        super().__init__(host, port, timeout)
+    def __init__(self, host: str, port: int, timeout: float = 5.0, source: Optional[str] = None):
+        super().__init__(host, port, timeout, source)
         self.aliases: dict[int, str] = {}
 
     def _parse(self, first: int, body: bytes) -> Packet5:

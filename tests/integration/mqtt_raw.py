@@ -241,9 +241,11 @@ class RawClient:
     return first, so interleaved traffic is never lost.
     """
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
+    def __init__(self, host: str, port: int, timeout: float = 5.0, source: Optional[str] = None):
+        """`source`: the local address to connect from (127.0.0.x), for per-address limits."""
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = bytearray()
         self._backlog: deque[Packet] = deque()

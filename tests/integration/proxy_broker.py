@@ -223,7 +223,9 @@ def make_proxy_broker(make_broker, tmp_path, request):
             shutil.copy(pki.server_ec.cert, confdir / "server.pem")
             shutil.copy(pki.server_ec.key, confdir / "server.key")
         tcp_port, *ports = free_ports(1 + len(listeners))
-        text = hermod_toml(tcp_port, {**DEFAULT_CONFIG, **(config or {})})
+        # debug: each refused or closed connection's own line (the info level has one line per
+        # 10 s for all).
+        text = hermod_toml(tcp_port, {**DEFAULT_CONFIG, "log_level": "debug", **(config or {})})
         for p, keys in zip(ports, listeners):
             text += listener_toml(p, keys)
         if auth is not None:

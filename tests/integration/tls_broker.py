@@ -495,7 +495,8 @@ def make_tls_broker(make_broker, tmp_path, tls_pki):
             auth_text = f'[auth]\npassword_file = "{PASSWORD_FILE}"\n'
             if "allow_anonymous" in auth:
                 auth_text += f"allow_anonymous = {toml_value(auth['allow_anonymous'])}\n"
-        settings = {**DEFAULT_CONFIG, **(config or {})}
+        # debug: a failed handshake's own line (the info level has one line per 10 s for all).
+        settings = {**DEFAULT_CONFIG, "log_level": "debug", **(config or {})}
         port, tls_port = free_ports(2)
         text = tls_config_text(port, tls_port, settings, listener, auth_text, extra_toml)
         config_path = confdir / CONFIG_NAME

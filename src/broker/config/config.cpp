@@ -118,7 +118,10 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   r.only(t, p, {"max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
                 "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0", "max_write_buffer", "receive_maximum",
                 "topic_alias_maximum", "max_session_expiry", "max_keepalive", "max_qos", "message_rate", "byte_rate",
-                "max_subscriptions", "max_topic_length", "max_topic_depth", "memory_budget"});
+                "max_subscriptions", "max_topic_length", "max_topic_depth", "memory_budget",
+                "max_connections_per_address", "address_prefix_v4", "address_prefix_v6", "connect_rate_per_address",
+                "login_failure_delay_ms", "login_failure_delay_max_ms", "login_failure_quiet_period",
+                "flapping_connects", "flapping_window", "flapping_ban"});
   r.integer(t, p, "max_packet_size", l.max_packet_size, 16, 268'435'460);
   r.integer(t, p, "max_connections", l.max_connections, 0, std::numeric_limits<std::uint32_t>::max());
   r.integer(t, p, "max_inflight", l.max_inflight, 1, 65'535);
@@ -139,6 +142,20 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
   r.integer(t, p, "max_topic_length", l.max_topic_length, 1, 65'535);
   r.integer(t, p, "max_topic_depth", l.max_topic_depth, 0, 65'535);
   r.integer(t, p, "memory_budget", l.memory_budget, 0, std::int64_t{1} << 50);
+  r.integer(t, p, "max_connections_per_address", l.max_connections_per_address, 0, 100'000'000);
+  r.integer(t, p, "address_prefix_v4", l.address_prefix_v4, 1, 32);
+  r.integer(t, p, "address_prefix_v6", l.address_prefix_v6, 1, 128);
+  r.integer(t, p, "connect_rate_per_address", l.connect_rate_per_address, 0, 1'000'000);
+  r.integer(t, p, "login_failure_delay_ms", l.login_failure_delay_ms, 0, 60'000);
+  r.integer(t, p, "login_failure_delay_max_ms", l.login_failure_delay_max_ms, 0, 600'000);
+  r.integer(t, p, "login_failure_quiet_period", l.login_failure_quiet_period, 1, 86'400);
+  r.integer(t, p, "flapping_connects", l.flapping_connects, 0, 1'000'000);
+  r.integer(t, p, "flapping_window", l.flapping_window, 1, 86'400);
+  r.integer(t, p, "flapping_ban", l.flapping_ban, 1, 86'400);
+  if (l.login_failure_delay_max_ms < l.login_failure_delay_ms) {
+    r.fail(t.get("login_failure_delay_max_ms"), p + "login_failure_delay_max_ms",
+           "must be at least login_failure_delay_ms");
+  }
   if (l.memory_budget != 0 && l.memory_budget < (1u << 20)) {
     r.fail(t.get("memory_budget"), p + "memory_budget", "must be 0 (no budget) or at least 1048576 (1 MiB)");
   }
@@ -345,6 +362,7 @@ std::string ListenerConfig::name() const {
 std::vector<ListenerConfig> default_listeners() {
   std::vector<ListenerConfig> out(2);
   out[1].bind = "::1";
+  out[1].index = 1;  // Policy::listener(index) finds its reloadable keys by it
   return out;
 }
 
@@ -391,6 +409,16 @@ std::vector<std::string> apply_reloadable(const Config& reloaded, Config& runnin
   to.max_topic_length = from.max_topic_length;
   to.max_topic_depth = from.max_topic_depth;
   to.memory_budget = from.memory_budget;
+  to.max_connections_per_address = from.max_connections_per_address;
+  to.address_prefix_v4 = from.address_prefix_v4;
+  to.address_prefix_v6 = from.address_prefix_v6;
+  to.connect_rate_per_address = from.connect_rate_per_address;
+  to.login_failure_delay_ms = from.login_failure_delay_ms;
+  to.login_failure_delay_max_ms = from.login_failure_delay_max_ms;
+  to.login_failure_quiet_period = from.login_failure_quiet_period;
+  to.flapping_connects = from.flapping_connects;
+  to.flapping_window = from.flapping_window;
+  to.flapping_ban = from.flapping_ban;
   running.auth.acl_file = reloaded.auth.acl_file;
   running.auth.disconnect_removed_users = reloaded.auth.disconnect_removed_users;
   std::vector<std::string> unchanged;

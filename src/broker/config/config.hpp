@@ -78,6 +78,23 @@ struct Limits {
   std::uint32_t max_subscriptions = 0;  // subscriptions a session may hold
   std::uint16_t max_topic_length = 65'535;  // bytes of a topic name or filter (65535: what MQTT allows)
   std::uint16_t max_topic_depth = 0;    // levels of a topic name or filter
+  // Per source address (docs/security.md, "Limits per address"). An address counts with the
+  // others of its prefix: an IPv6 /64 is usually one customer.
+  std::uint32_t max_connections_per_address = 0;  // open connections per address group; 0: unlimited
+  std::uint8_t address_prefix_v4 = 32;            // bits of an IPv4 address that make its group
+  std::uint8_t address_prefix_v6 = 64;            // bits of an IPv6 address that make its group
+  std::uint32_t connect_rate_per_address = 0;     // accepted connections per second per group (one second's burst); 0: unlimited
+  // Failed logins from an address group delay that group's next logins: doubling from
+  // login_failure_delay_ms up to login_failure_delay_max_ms; forgotten after a success or
+  // login_failure_quiet_period seconds without a failure. 0 ms: no delay.
+  std::uint32_t login_failure_delay_ms = 250;
+  std::uint32_t login_failure_delay_max_ms = 5'000;
+  std::uint32_t login_failure_quiet_period = 60;
+  // Flapping: a client id that connected flapping_connects times within flapping_window
+  // seconds is refused (0x8A Banned) for flapping_ban seconds. 0 connects: no ban.
+  std::uint32_t flapping_connects = 30;
+  std::uint32_t flapping_window = 10;
+  std::uint32_t flapping_ban = 30;
   // Bytes every growable queue together may hold (write buffers, session queues, batches between
   // workers, incomplete packets); above it publishers wait and QoS 0 to slow subscribers is
   // dropped (docs/performance.md). 0: no budget.

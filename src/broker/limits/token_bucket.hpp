@@ -26,6 +26,13 @@ class TokenBucket {
     refill(rate, now);
     tokens_ -= cost;
   }
+  // Whether the bucket holds its whole burst at `now` (a bucket never used does): nothing is
+  // lost by forgetting it.
+  bool full(double rate, Clock::time_point now) const {
+    if (!started_ || rate <= 0) return true;
+    const double elapsed = now > last_ ? std::chrono::duration<double>(now - last_).count() : 0.0;
+    return tokens_ + elapsed * rate >= rate;
+  }
   // How long until the bucket holds `wanted` tokens (zero if it does now).
   Clock::duration wait_for(double wanted, double rate) const {
     if (tokens_ >= wanted || rate <= 0) return Clock::duration::zero();

@@ -19,6 +19,15 @@ struct WorkerStats {
   Counter messages_refused_acl;  // PUBLISHes and deliveries the ACL did not allow (also in messages_dropped for deliveries)
   Counter subscriptions_refused_acl;  // SUBSCRIBE filters the ACL did not allow
   Counter publishes_rate_limited;     // PUBLISHes refused (MQTT 5 0x96/0x97) or slowed by message_rate/byte_rate
+  // Connections closed as they were accepted (no MQTT byte read or written), by what refused them.
+  Counter connections_refused_denied;         // a listener's deny list, or not in its allow list
+  Counter connections_refused_listener_full;  // a listener's max_connections
+  Counter connections_refused_address_full;   // limits.max_connections_per_address
+  Counter connections_refused_connect_rate;   // limits.connect_rate_per_address
+  Counter connections_refused_proxy;          // a PROXY protocol listener's peer not in trusted_proxies
+  Counter logins_delayed;      // failed logins whose answer was held (limits.login_failure_delay_ms)
+  Counter connects_banned;     // CONNECTs refused with 0x8A / 5 by a flapping ban
+  Counter flapping_bans;       // bans started (limits.flapping_connects)
   Counter subscriptions;       // gauge: subscriptions of sessions homed on this worker
   Counter sessions;            // gauge: sessions homed on this worker (connected or not)
   // The memory budget (limits/memory_budget.hpp):
@@ -47,6 +56,14 @@ struct BrokerTotals {
   std::uint64_t memory_exceeded = 0;
   std::uint64_t memory_reads_paused = 0;
   std::uint64_t memory_dropped = 0;
+  std::uint64_t connections_refused_denied = 0;
+  std::uint64_t connections_refused_listener_full = 0;
+  std::uint64_t connections_refused_address_full = 0;
+  std::uint64_t connections_refused_connect_rate = 0;
+  std::uint64_t connections_refused_proxy = 0;
+  std::uint64_t logins_delayed = 0;
+  std::uint64_t connects_banned = 0;
+  std::uint64_t flapping_bans = 0;
 };
 
 }  // namespace hermod::broker

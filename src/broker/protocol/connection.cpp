@@ -37,6 +37,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::refused: return "connection refused";
     case CloseReason::user_removed: return "user removed from the password file";
     case CloseReason::auth_failed: return "re-authentication failed";
+    case CloseReason::address_refused: return "refused by an address limit";
     case CloseReason::server_shutdown: return "server shutting down";
     case CloseReason::store_failure: return "store write failed";
     case CloseReason::internal_error: return "internal error";
@@ -56,6 +57,11 @@ Connection::~Connection() {
 
 void Connection::on_bytes(std::string_view data) {
   if (state_ == State::connected) last_received_ = context_.clock.now();
+  // A PROXY listener's first bytes come after the header: now the client's address is known.
+  if (slot_.holds_listener() && !slot_.holds_address() && state_ == State::awaiting_connect &&
+      !admit_proxied_client()) {
+    return;
+  }
   guarded([&] { process(data); });
 }
 
@@ -216,6 +222,8 @@ void Connection::on_packet(mqtt::Packet&& packet) {
 }
 
 std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
+  // A login delay is a bounded wait of the broker's choosing, not the client being slow.
+  if (login_hold_) return std::nullopt;
   if (state_ == State::awaiting_connect || state_ == State::checking || state_ == State::authenticating) {
     // The connect timeout covers a password check and an enhanced authentication exchange too.
     if (now - last_received_ > std::chrono::seconds(config().limits.connect_timeout)) {
@@ -249,6 +257,7 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     counted_ = false;
     ctx().services.connections.fetch_sub(1, std::memory_order_relaxed);
   }
+  slot_.release();  // the same for the listener's and the address's counts
   // What says why is read by the client before the connection ends (see Link::close_link);
   // at shutdown there is no time for that.
   close_link(reason != CloseReason::connection_lost, told && reason != CloseReason::server_shutdown);

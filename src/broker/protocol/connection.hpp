@@ -48,6 +48,7 @@ enum class CloseReason {
   refused,            // CONNACK with a failure code sent
   user_removed,       // a reload removed the client's user from the password file
   auth_failed,        // MQTT 5 re-authentication failed
+  address_refused,    // PROXY protocol: the client the header named is over an address limit (no MQTT answer)
   server_shutdown,
   store_failure,      // the store could not write what this turn would have acknowledged
   internal_error,     // a handler failed (an exception): this client only
@@ -88,6 +89,9 @@ class Connection final : public Link {
   // The user name this client proved with the password file (a password or SCRAM), or null.
   const std::string* password_user() const;
   void mark_counted() { counted_ = true; }
+  // Its place in the listener's and address's counts, released when it closes (or moved along
+  // with a hand-off).
+  void hold(AdmissionTable::Slot slot) { slot_ = std::move(slot); }
 
  protected:
   void on_bytes(std::string_view data) override;
@@ -135,8 +139,27 @@ class Connection final : public Link {
   void auth_succeeded(auth::AuthStep&& step);
   void auth_failed(auth::AuthStep&& step);
   void accept_connect(mqtt::Connect&& c);
-  // CONNACK with `reason` (logged with `why`), then close.
-  void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {}, mqtt::Properties props = {});
+  // CONNACK with `reason` (logged with `why`, at debug level when `summed`: a RateLimitedLog
+  // counts it), then close.
+  void refuse_connect(mqtt::ReasonCode reason, std::string_view why = {}, mqtt::Properties props = {},
+                      bool summed = false);
+  // PROXY protocol: the deny and allow lists and the per-address limits for the client the
+  // header named, on its first bytes. False after closing the connection.
+  bool admit_proxied_client();
+  // The flapping ban (limits.flapping_*) for a CONNECT on its home worker. False after refusing it.
+  bool flap_check(const std::string& client_id);
+  // limits.login_failure_*: this client's address group, and whether a CONNECT with credentials
+  // must wait before its check (then `c` is parked and checked when the wait is over).
+  AddressGroup login_group() const;
+  bool login_wait(mqtt::Connect& c);
+  // A failed login (wrong password, unknown user, failed SCRAM exchange): refused, the answer
+  // held for the address group's delay.
+  void login_failed(mqtt::ReasonCode reason, std::string why, mqtt::Properties props = {});
+  // A successful login with credentials: the address group's failures are forgotten.
+  void login_succeeded(const mqtt::Connect& c);
+  // Runs `f` on this connection after `delay` (a login delay), reading paused meanwhile.
+  template <typename F>
+  void after_login_delay(Clock::duration delay, F&& f);
   void hand_off(std::uint32_t home, mqtt::Connect&& c, std::string leftover);
   // A PUBLISH with properties (MQTT 5): their checks, then publish_received().
   void handle_publish(mqtt::Publish&& p);
@@ -178,6 +201,8 @@ class Connection final : public Link {
 
   State state_ = State::awaiting_connect;
   bool counted_ = false;  // counted in Services::connections
+  bool login_waited_ = false;  // this CONNECT already waited for its address group's login delay
+  bool login_hold_ = false;    // a login delay holds this CONNECT or its refusal (no connect timeout)
   bool warned_refused_ = false;  // logged a PUBLISH dropped by the ACL or for its '$' topic
   bool warned_subscribe_ = false;  // logged a SUBSCRIBE filter the ACL refused
   bool warned_rate_ = false;       // logged that the client went over its message or byte rate
@@ -199,6 +224,8 @@ class Connection final : public Link {
     std::unique_ptr<boost::asio::steady_timer> timer;  // ends a pause
   };
   std::unique_ptr<PublishRate> rate_;     // null unless the client is under a message or byte rate
+  std::unique_ptr<boost::asio::steady_timer> login_timer_;  // null unless a login delay held this CONNECT
+  AdmissionTable::Slot slot_;
 };
 
 template <typename F>

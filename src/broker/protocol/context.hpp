@@ -17,6 +17,10 @@
 #include "broker/delivery/delivery.hpp"
 #include "broker/durability/session_writer.hpp"
 #include "broker/limits/memory_budget.hpp"
+#include "broker/limits/admission_table.hpp"
+#include "broker/limits/flap_guard.hpp"
+#include "broker/limits/login_throttle.hpp"
+#include "broker/limits/refusal_logs.hpp"
 #include "broker/policy/policy.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
@@ -40,6 +44,9 @@ struct Services {
   std::atomic<std::uint64_t>& connections;  // open connections, for max_connections
   const PolicyHolder& policy;               // the reloadable rules; workers read their own copy
   MemoryBudget& memory;                     // the global memory budget's shared sum
+  AdmissionTable& admission;                // connections per listener and per address, connect rates
+  LoginThrottle& logins;                    // the delay after failed logins, per address
+  RefusalLogs& refusals;                    // one log line per interval per kind of refusal
 };
 
 // A connection on its way to its client id's home worker, after its CONNECT.
@@ -49,6 +56,7 @@ struct HandOff {
   std::string leftover;  // bytes the client sent after the CONNECT
   const ListenerConfig* listener = nullptr;  // the listener that accepted it
   bool counted = false;  // counted in Services::connections
+  AdmissionTable::Slot slot;  // its place in the listener's and address's counts
 };
 
 // What a connection needs of the worker that owns it (implemented by the worker).
@@ -68,9 +76,9 @@ class ConnectionHost {
 struct Context : LinkContext {
   Context(LinkContext link, const Services& s, std::uint32_t worker_index, boost::asio::io_context& loop,
           ConnectionHost& h, SessionRegistry& reg, RouteIndex& r, SessionWriter& w, AckHolds& a, Delivery& d,
-          const std::shared_ptr<const Policy>& p)
+          FlapGuard& f, const std::shared_ptr<const Policy>& p)
       : LinkContext(link), services(s), worker(worker_index), io(loop), host(h), sessions(reg), routes(r),
-        writer(w), holds(a), delivery(d), policy_(p) {}
+        writer(w), holds(a), delivery(d), flaps(f), policy_(p) {}
 
   const Services& services;
   std::uint32_t worker;  // this worker's index
@@ -81,6 +89,7 @@ struct Context : LinkContext {
   SessionWriter& writer;
   AckHolds& holds;
   Delivery& delivery;
+  FlapGuard& flaps;  // the flapping bans of the client ids homed on this worker
   // The rules in force on this worker (its own copy of the pointer: no lock per message).
   const Policy& policy() const { return *policy_; }
 

@@ -25,6 +25,7 @@ Properties auth_properties(const auth::AuthMethod& method, std::string data) {
 }  // namespace
 
 void Connection::authenticate(Connect&& c) {
+  if (login_wait(c)) return;  // failed logins from this address: checked after the delay
   if (is_v5(version()) && c.props.authentication_method) return start_enhanced_auth(std::move(c));
   if (c.props.authentication_data) {
     // 3.1.2.11.10: Authentication Data without an Authentication Method is a protocol error.
@@ -50,7 +51,8 @@ void Connection::authenticate(Connect&& c) {
       conn->guarded([&] {
         auto parked = std::move(conn->parked_);
         conn->password_checked(verdict, std::move(parked->connect));
-        if (conn->closed()) return;
+        // Closed, or a failure's answer held for the login delay (reading stays paused).
+        if (conn->closed() || conn->state_ == State::checking) return;
         conn->process({});  // what the client sent after its CONNECT
         if (!conn->closed()) conn->resume_reading(pause_check);
       });
@@ -85,13 +87,15 @@ void Connection::password_checked(auth::PasswordCheck verdict, Connect&& c) {
   if (state_ == State::checking) state_ = State::awaiting_connect;
   switch (verdict) {
     case auth::PasswordCheck::accepted:
+      login_succeeded(c);
+      return accept_connect(std::move(c));
     case auth::PasswordCheck::anonymous:
       return accept_connect(std::move(c));
     case auth::PasswordCheck::bad_credentials:
       // The user name is the client's claim, worth logging; the password never is.
-      return refuse_connect(ReasonCode::bad_user_name_or_password,
-                            c.username ? "wrong password or unknown user \"" + *c.username + "\""
-                                       : std::string("password without user name"));
+      return login_failed(ReasonCode::bad_user_name_or_password,
+                          c.username ? "wrong password or unknown user \"" + *c.username + "\""
+                                     : std::string("password without user name"));
     case auth::PasswordCheck::anonymous_denied:
       return refuse_connect(ReasonCode::not_authorized, "no user name, anonymous clients not allowed");
   }
@@ -153,6 +157,7 @@ void Connection::auth_succeeded(auth::AuthStep&& step) {
   if (state_ == State::authenticating) {
     auth_->user = std::move(step.detail);
     const auto c = std::move(auth_->connect);
+    login_succeeded(*c);
     // connack_properties() echoes the method and sends this in place of the client's data.
     if (step.data.empty()) {
       c->props.authentication_data.reset();
@@ -174,8 +179,8 @@ void Connection::auth_succeeded(auth::AuthStep&& step) {
 void Connection::auth_failed(auth::AuthStep&& step) {
   if (state_ == State::authenticating) {
     // [MQTT-4.12.0-4]
-    return refuse_connect(ReasonCode::not_authorized, step.detail,
-                          auth_properties(*auth_->method, std::move(step.data)));
+    return login_failed(ReasonCode::not_authorized, std::move(step.detail),
+                        auth_properties(*auth_->method, std::move(step.data)));
   }
   // [MQTT-4.12.1-2]: DISCONNECT 0x87, then close.
   logger("auth")->info("{} {}: re-authentication failed: {}", remote(), session_ ? session_->client_id() : "",

@@ -30,6 +30,7 @@ void Connection::handle_connect(Connect&& c) {
     parked_ = std::make_unique<Parked>(Parked{std::move(c), home, true});
     return;
   }
+  if (!flap_check(c.client_id)) return;
   authenticate(std::move(c));
 }
 
@@ -46,18 +47,20 @@ void Connection::hand_off(std::uint32_t home, Connect&& c, std::string leftover)
   const bool counted = counted_;
   counted_ = false;
   ctx().host.forget(*this);
-  ctx().host.hand_off(home, HandOff{std::move(stream), std::move(c), std::move(leftover), listener_, counted});
+  ctx().host.hand_off(home, HandOff{std::move(stream), std::move(c), std::move(leftover), listener_, counted,
+                                    std::move(slot_)});
 }
 
-void Connection::refuse_connect(ReasonCode reason, std::string_view why, Properties props) {
+void Connection::refuse_connect(ReasonCode reason, std::string_view why, Properties props, bool summed) {
   Connack ack;
   ack.reason = reason;
   ack.props = std::move(props);
   send(ack);
+  const auto level = summed ? spdlog::level::debug : spdlog::level::info;
   if (why.empty()) {
-    logger("client")->info("{} refused: {}", remote(), to_string(reason));
+    logger("client")->log(level, "{} refused: {}", remote(), to_string(reason));
   } else {
-    logger("client")->info("{} refused: {} ({})", remote(), to_string(reason), why);
+    logger("client")->log(level, "{} refused: {} ({})", remote(), to_string(reason), why);
   }
   close(CloseReason::refused);
 }
@@ -138,6 +141,7 @@ void Connection::accept_connect(Connect&& c) {
   }
   state_ = State::connected;
   last_received_ = context_.clock.now();  // keepalive counts from here
+  ctx().flaps.connected(c.client_id, FlapRules::of(ctx().policy().limits()));
   context_.stats.clients_connected.add();
   if (s->persistent()) {
     ctx().writer.store_session(*s);  // committed before the CONNACK leaves

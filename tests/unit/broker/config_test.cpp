@@ -135,6 +135,51 @@ TEST(Config, ClientLimitsAndTheMemoryBudget) {
             "test.toml:2: limits.memory_budget: must be 0 (no budget) or at least 1048576 (1 MiB)");
 }
 
+TEST(Config, AddressLimitsLoginDelayAndFlapping) {
+  const Config c = parse_config(
+      "[limits]\nmax_connections_per_address = 5\naddress_prefix_v4 = 24\naddress_prefix_v6 = 56\n"
+      "connect_rate_per_address = 3\nlogin_failure_delay_ms = 100\nlogin_failure_delay_max_ms = 800\n"
+      "login_failure_quiet_period = 30\nflapping_connects = 4\nflapping_window = 5\nflapping_ban = 7\n",
+      "test.toml");
+  EXPECT_EQ(c.limits.max_connections_per_address, 5u);
+  EXPECT_EQ(c.limits.address_prefix_v4, 24u);
+  EXPECT_EQ(c.limits.address_prefix_v6, 56u);
+  EXPECT_EQ(c.limits.connect_rate_per_address, 3u);
+  EXPECT_EQ(c.limits.login_failure_delay_ms, 100u);
+  EXPECT_EQ(c.limits.login_failure_delay_max_ms, 800u);
+  EXPECT_EQ(c.limits.login_failure_quiet_period, 30u);
+  EXPECT_EQ(c.limits.flapping_connects, 4u);
+  EXPECT_EQ(c.limits.flapping_window, 5u);
+  EXPECT_EQ(c.limits.flapping_ban, 7u);
+  const Limits defaults;
+  EXPECT_EQ(defaults.max_connections_per_address, 0u) << "no per-address limit by default";
+  EXPECT_GT(defaults.login_failure_delay_ms, 0u) << "failed logins are delayed by default";
+  EXPECT_GT(defaults.flapping_connects, 0u) << "the flapping ban is on by default";
+  EXPECT_EQ(error_of("[limits]\naddress_prefix_v4 = 33\n").rfind("test.toml:2: limits.address_prefix_v4:", 0), 0u);
+  EXPECT_EQ(error_of("[limits]\nlogin_failure_delay_ms = 500\nlogin_failure_delay_max_ms = 100\n"),
+            "test.toml:3: limits.login_failure_delay_max_ms: must be at least login_failure_delay_ms");
+}
+
+TEST(Config, AReloadTakesTheAddressLimits) {
+  Config running = parse_config("[limits]\nmax_connections_per_address = 5\n", "test.toml");
+  const Config file = parse_config("[limits]\nmax_connections_per_address = 1\nconnect_rate_per_address = 2\n"
+                                   "address_prefix_v6 = 48\nlogin_failure_delay_ms = 0\nflapping_connects = 0\n",
+                                   "test.toml");
+  (void)apply_reloadable(file, running);
+  EXPECT_EQ(running.limits.max_connections_per_address, 1u);
+  EXPECT_EQ(running.limits.connect_rate_per_address, 2u);
+  EXPECT_EQ(running.limits.address_prefix_v6, 48u);
+  EXPECT_EQ(running.limits.login_failure_delay_ms, 0u);
+  EXPECT_EQ(running.limits.flapping_connects, 0u);
+}
+
+TEST(Config, DefaultListenersKnowTheirIndex) {
+  const auto listeners = default_listeners();
+  ASSERT_EQ(listeners.size(), 2u);
+  EXPECT_EQ(listeners[0].index, 0u);
+  EXPECT_EQ(listeners[1].index, 1u) << "Policy::listener(index) finds the reloaded keys by it";
+}
+
 TEST(Config, AReloadTakesOnlyTheReloadableKeys) {
   Config running = parse_config("[[listeners]]\nport = 1\n[limits]\nmax_inflight = 5\n", "test.toml");
   const Config file = parse_config("[[listeners]]\nport = 1\ndeny = [\"10.0.0.1\"]\n[[listeners]]\nport = 2\n"
