@@ -237,6 +237,7 @@ BrokerTotals Broker::totals() const {
     t.memory_exceeded += s.memory_exceeded.get();
     t.memory_reads_paused += s.memory_reads_paused.get();
     t.memory_dropped += s.memory_dropped.get();
+    t.memory_releases += s.memory_releases.get();
   }
   t.retained = retained_.size();
   t.memory_used = memory_.used();

@@ -47,6 +47,7 @@ struct BrokerTotals {
   std::uint64_t memory_exceeded = 0;
   std::uint64_t memory_reads_paused = 0;
   std::uint64_t memory_dropped = 0;
+  std::uint64_t memory_releases = 0;
 };
 
 }  // namespace hermod::broker
