@@ -241,6 +241,7 @@ BrokerTotals Broker::totals() const {
     t.memory_exceeded += s.memory_exceeded.get();
     t.memory_reads_paused += s.memory_reads_paused.get();
     t.memory_dropped += s.memory_dropped.get();
+    t.memory_releases += s.memory_releases.get();
     t.connections_refused_denied += s.connections_refused_denied.get();
     t.connections_refused_listener_full += s.connections_refused_listener_full.get();
     t.connections_refused_address_full += s.connections_refused_address_full.get();

@@ -61,6 +61,7 @@ void SysTopics::publish_all() {
   pub("$SYS/broker/memory/budget", std::to_string(t.memory_budget));
   pub("$SYS/broker/memory/exceeded", std::to_string(t.memory_exceeded));
   pub("$SYS/broker/memory/reads paused", std::to_string(t.memory_reads_paused));
+  pub("$SYS/broker/memory/releases", std::to_string(t.memory_releases));
   pub("$SYS/broker/messages/dropped/memory", std::to_string(t.memory_dropped));
   // Refusals by the limits per listener and per address (docs/security.md).
   pub("$SYS/broker/connections/refused/denied", std::to_string(t.connections_refused_denied));

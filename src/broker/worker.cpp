@@ -19,8 +19,9 @@ constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr auto kLingerTime = std::chrono::seconds(1);
 // Connections taken from a listener's queue per wake-up.
 constexpr int kAcceptsPerRound = 64;
-// Sweeps that give freed memory back after the queues emptied (a second of them).
-constexpr int kReleaseSweeps = 4;
+// Sweeps that give freed memory back after the queues emptied (two seconds of them: a publisher
+// resumed by the fall still has its socket's backlog to go through, and allocates meanwhile).
+constexpr int kReleaseSweeps = 8;
 // How often worker 0 writes the memory budget's summary line (when the budget did something).
 constexpr auto kMemoryLogInterval = std::chrono::seconds(10);
 }  // namespace

@@ -56,6 +56,7 @@ struct BrokerTotals {
   std::uint64_t memory_exceeded = 0;
   std::uint64_t memory_reads_paused = 0;
   std::uint64_t memory_dropped = 0;
+  std::uint64_t memory_releases = 0;
   std::uint64_t connections_refused_denied = 0;
   std::uint64_t connections_refused_listener_full = 0;
   std::uint64_t connections_refused_address_full = 0;
