@@ -26,7 +26,8 @@
 # runs. BENCH_QUICK=1 runs only the one-core scenarios (no latency, unpinned, durability,
 # recovery or micro-benchmarks), for that A/B; BENCH_BROKERS="hermod hermod-base" leaves
 # Mosquitto out of it. BENCH_TRANSPORTS=0/1 leaves out or adds the TLS and WebSocket scenarios;
-# BENCH_CORE=0 leaves out the one-core TCP ones.
+# BENCH_CORE=0 leaves out the one-core TCP ones. BENCH_ACL=0/1 leaves out or adds the ACL
+# scenarios (10,000 rules against none).
 set -euo pipefail
 
 BUILD=${1:-build/release}
@@ -110,6 +111,7 @@ start_broker() {
     hermod*)
       local conf=$WORK/hermod.toml exe=$HERMOD
       [[ $name == *-written ]] && conf=$WORK/hermod-written.toml
+      [[ $name == hermod-acl ]] && conf=$WORK/hermod-acl.toml
       [[ $name == hermod-base ]] && exe=$BASELINE
       if [[ -n $TRANSPORT ]]; then
         # A TLS or WebSocket listener of its own instead of -p's plain one.
@@ -244,6 +246,9 @@ log_level = "warn"
 max_inflight = 65535
 max_queued_messages = 100000
 EOF
+# The ACL variant: 10,000 rules (bench/acl_rules.py) that grant the bench clients their topics.
+/usr/bin/python3 "$ROOT/bench/acl_rules.py" "$WORK/acl" 10000
+{ cat "$WORK/hermod.toml"; printf '\n[auth]\nacl_file = "%s"\n' "$WORK/acl"; } >"$WORK/hermod-acl.toml"
 # The durability variant in which every QoS 1 message is written before its PUBACK.
 { cat "$WORK/hermod.toml"; printf '\n[store]\nack_on_delivery_ms = 0\n'; } >"$WORK/hermod-written.toml"
 cat >"$WORK/mosquitto.conf.in" <<'EOF'
@@ -497,6 +502,30 @@ if [[ $RUN_TRANSPORTS == 1 ]]; then
       done
     done
     TRANSPORT=""
+  done
+fi
+
+# ------------------------------------------------------------------------------------ ACL
+# Topic ACL checking (issue 15): pairs and fanout with an ACL of 10,000 rules against the same
+# broker without one, interleaved; reported as messages per broker CPU-second, ACL ÷ none
+# (target >= 0.9). BENCH_ACL=0/1 leaves it out or adds it (off with BENCH_QUICK=1 by default).
+ACL_SCENARIOS=(
+  "acl_pairs_q0|pairs --clients 16 --qos 0 --size 64 --duration $DURATION"
+  "acl_pairs_q1|pairs --clients 16 --qos 1 --size 64 --duration $DURATION"
+  "acl_fanout|fanout --clients 100 --qos 0 --size 64 --duration $DURATION"
+)
+if [[ ${BENCH_ACL:-$((QUICK == 1 ? 0 : 1))} == 1 ]]; then
+  log "ACL: pairs and fanout with 10,000 rules against none"
+  for rep in $(seq "$REPS"); do
+    order=(hermod hermod-acl)
+    ((rep % 2 == 0)) && order=(hermod-acl hermod)
+    for s in "${ACL_SCENARIOS[@]}"; do
+      key=${s%%|*}
+      read -r -a args <<<"${s#*|}"
+      for broker in "${order[@]}"; do
+        measure "$key" "$broker" "$rep" "$GEN_CPU" "$BROKER_CPU" --workers 1 -- "${args[@]}"
+      done
+    done
   done
 fi
 

@@ -388,6 +388,28 @@ def transports_section(runs, lines):
         lines.append("")
 
 
+ACL_TITLES = {"acl_pairs_q0": "pairs, QoS 0", "acl_pairs_q1": "pairs, QoS 1", "acl_fanout": "fanout, QoS 0"}
+
+
+def acl_section(runs, lines):
+    if not runs.of("acl_pairs_q0", "hermod-acl"):
+        return
+    lines.append("## Topic ACL: 10,000 rules against none, one worker on one core")
+    lines.append("")
+    lines.append("The same broker with and without an ACL of 10,000 rules (bench/acl_rules.py: literal, wildcard, "
+                 "`%u`/`%c` patterns and deny rules; the bench clients' grants among them), interleaved. "
+                 "Target: ACL ÷ none >= 0.9 messages per broker CPU-s.")
+    lines.append("")
+    lines.append("| scenario | none msg/s | ACL msg/s | none per broker CPU-s | ACL per broker CPU-s | ACL ÷ none |")
+    lines.append("|---|---|---|---|---|---|")
+    for key, title in ACL_TITLES.items():
+        rate = lambda r: r["gen"]["msgs_per_s"]  # noqa: E731
+        n, a = runs.med(key, "hermod", per_cpu_second), runs.med(key, "hermod-acl", per_cpu_second)
+        lines.append(f"| {title} | {fmt_num(runs.med(key, 'hermod', rate))} | {fmt_num(runs.med(key, 'hermod-acl', rate))} "
+                     f"| {fmt_num(n)} | {fmt_num(a)} | {fmt_ratio(ratio(a, n))} |")
+    lines.append("")
+
+
 def micro_section(micro, lines):
     if not micro:
         return
@@ -529,6 +551,7 @@ def report(a):
     latency_section(runs, lines, a.rt_latency)
     conns_section(runs, lines, a.fd_limit)
     transports_section(runs, lines)
+    acl_section(runs, lines)
     workers_section(runs, lines)
     durability_section(runs, lines)
     micro_section(micro, lines)

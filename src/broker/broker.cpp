@@ -22,11 +22,12 @@ Broker::Broker(Config config, Overrides overrides)
       auth_(config_.auth),
       retained_(overrides.retained ? *overrides.retained : local_retained_),
       directory_(config_.resolved_workers()),
+      memory_(config_.limits.memory_budget, config_.resolved_workers()),
       checks_(std::make_unique<auth::CheckPool>(check_threads(config_.resolved_workers()))),
       admission_(clock_, config_.listeners.size()),
       logins_(clock_),
       refusals_(clock_),
-      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_,
+      services_{config_, clock_, auth_, *checks_, directory_, retained_, connections_, policy_, memory_,
                 admission_, logins_, refusals_} {
   // Until prepare() reads the ACL file: the configuration's limits, no ACL.
   auto initial = std::make_shared<Policy>();
@@ -67,7 +68,9 @@ void Broker::open_store() {
 void Broker::recover() {
   std::vector<RecoveryTarget> targets;
   targets.reserve(workers_.size());
-  for (auto& w : workers_) targets.push_back(RecoveryTarget{w->sessions(), w->routes(), w->writer(), w->stats()});
+  for (auto& w : workers_) {
+    targets.push_back(RecoveryTarget{w->sessions(), w->routes(), w->writer(), w->stats(), w->memory().use()});
+  }
   broker::recover(*store_, retained_, directory_, targets);
 }
 
@@ -182,6 +185,8 @@ void Broker::reload_policy() {
   next->config = running;
   watched_ = file_stamps(*running);
   policy_.set(next);
+  // The memory budget is read through MemoryBudget::budget(): each worker's next turn uses it.
+  memory_.set_budget(running->limits.memory_budget);
   for (auto& w : workers_) {
     w->post([w = w.get(), next] { w->set_policy(next); });
   }
@@ -229,6 +234,9 @@ BrokerTotals Broker::totals() const {
     t.bytes_received += s.bytes_received.get();
     t.bytes_sent += s.bytes_sent.get();
     t.messages_dropped += s.messages_dropped.get();
+    t.messages_refused_acl += s.messages_refused_acl.get();
+    t.subscriptions_refused_acl += s.subscriptions_refused_acl.get();
+    t.publishes_rate_limited += s.publishes_rate_limited.get();
     t.subscriptions += s.subscriptions.get();
     t.connections_refused_denied += s.connections_refused_denied.get();
     t.connections_refused_listener_full += s.connections_refused_listener_full.get();
@@ -238,8 +246,13 @@ BrokerTotals Broker::totals() const {
     t.logins_delayed += s.logins_delayed.get();
     t.connects_banned += s.connects_banned.get();
     t.flapping_bans += s.flapping_bans.get();
+    t.memory_exceeded += s.memory_exceeded.get();
+    t.memory_reads_paused += s.memory_reads_paused.get();
+    t.memory_dropped += s.memory_dropped.get();
   }
   t.retained = retained_.size();
+  t.memory_used = memory_.used();
+  t.memory_budget = memory_.budget();
   return t;
 }
 

@@ -82,6 +82,7 @@ class Broker {
   RetainedStore& retained_;
   LocalSessionDirectory directory_;
   std::atomic<std::uint64_t> connections_{0};
+  MemoryBudget memory_;
   std::unique_ptr<auth::CheckPool> checks_;
   PolicyHolder policy_;
   std::uint64_t policy_generation_ = 1;

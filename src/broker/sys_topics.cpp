@@ -48,10 +48,20 @@ void SysTopics::publish_all() {
   pub("$SYS/broker/messages/received", std::to_string(t.messages_received));
   pub("$SYS/broker/messages/sent", std::to_string(t.messages_sent));
   pub("$SYS/broker/messages/dropped", std::to_string(t.messages_dropped));
+  pub("$SYS/broker/acl/refused/messages", std::to_string(t.messages_refused_acl));
+  pub("$SYS/broker/acl/refused/subscriptions", std::to_string(t.subscriptions_refused_acl));
+  pub("$SYS/broker/limits/rate_limited", std::to_string(t.publishes_rate_limited));
   pub("$SYS/broker/bytes/received", std::to_string(t.bytes_received));
   pub("$SYS/broker/bytes/sent", std::to_string(t.bytes_sent));
   pub("$SYS/broker/subscriptions/count", std::to_string(t.subscriptions));
   pub("$SYS/broker/retained messages/count", std::to_string(t.retained));
+  // The memory budget (docs/configuration.md, limits.memory_budget): bytes counted against it,
+  // the budget itself, and what it did, as totals since the start.
+  pub("$SYS/broker/memory/used", std::to_string(t.memory_used));
+  pub("$SYS/broker/memory/budget", std::to_string(t.memory_budget));
+  pub("$SYS/broker/memory/exceeded", std::to_string(t.memory_exceeded));
+  pub("$SYS/broker/memory/reads paused", std::to_string(t.memory_reads_paused));
+  pub("$SYS/broker/messages/dropped/memory", std::to_string(t.memory_dropped));
   // Refusals by the limits per listener and per address (docs/security.md).
   pub("$SYS/broker/connections/refused/denied", std::to_string(t.connections_refused_denied));
   pub("$SYS/broker/connections/refused/listener_full", std::to_string(t.connections_refused_listener_full));

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "base/log.hpp"
+#include "base/release_memory.hpp"
 #include "net/endpoint_text.hpp"
 #include "net/proxy_protocol.hpp"
 #include "net/tcp_stream.hpp"
@@ -18,6 +19,10 @@ constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 constexpr auto kLingerTime = std::chrono::seconds(1);
 // Connections taken from a listener's queue per wake-up.
 constexpr int kAcceptsPerRound = 64;
+// Sweeps that give freed memory back after the queues emptied (a second of them).
+constexpr int kReleaseSweeps = 4;
+// How often worker 0 writes the memory budget's summary line (when the budget did something).
+constexpr auto kMemoryLogInterval = std::chrono::seconds(10);
 }  // namespace
 
 Worker::Worker(const Services& services, std::uint32_t index, const std::vector<Worker*>& peers)
@@ -26,6 +31,7 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       peers_(peers),
       io_(1),  // one thread runs this context: Asio may skip its internal locking
       poller_(io_),
+      memory_(services.memory, index),
       handshakes_(services.config.limits.max_tls_handshakes),
       sweep_timer_(io_),
       accept_retry_timer_(io_),
@@ -37,9 +43,9 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       writer_(index, *this),
       holds_(io_, services.clock, sessions_, writer_),
       delivery_(Delivery::Parts{index, services.config, services.clock, stats_, sessions_, routes_, services.retained,
-                                writer_, holds_, *this, policy_}),
+                                writer_, holds_, *this, policy_, memory_.use()}),
       flaps_(services.clock),
-      context_(LinkContext{*this, services.config, services.clock, stats_, header_cache_,
+      context_(LinkContext{*this, services.config, services.clock, stats_, memory_, header_cache_,
                            std::span<char>(scratch_.data(), scratch_.size())},
                services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_, flaps_, policy_) {
   // What a round of stream events read is committed and flushed once, right after the round.
@@ -107,6 +113,8 @@ void Worker::shutdown() {
     for (auto& c : all) c->close(CloseReason::server_shutdown);
     for (auto& l : lingering_) l.link->end_linger();
     lingering_.clear();
+    parked_readers_.clear();
+    services_.memory.set_parked(index_, false);
     poller_.stop();
     // What waited for a subscriber's PUBACK is written now, so a restart still has it.
     holds_.stop();
@@ -242,6 +250,60 @@ void Worker::linger(std::shared_ptr<Link> link) {
   lingering_.push_back(Lingering{std::move(link), services_.clock.now() + kLingerTime});
 }
 
+void Worker::park_reader(std::shared_ptr<Link> link) {
+  if (parked_readers_.empty()) services_.memory.set_parked(index_, true);
+  parked_readers_.push_back(std::move(link));
+}
+
+void Worker::update_memory() {
+  auto& budget = services_.memory;
+  if (memory_.update() == MemoryGauge::Change::went_over) stats_.memory_exceeded.add();
+  if (memory_.over()) return;
+  if (!parked_readers_.empty()) resume_parked_readers();
+  // A worker whose publishers are all parked may run no turn until something wakes it.
+  for (std::uint32_t i = 0; i < peers_.size(); ++i) {
+    if (i == index_ || !budget.parked(i) || !budget.claim_nudge(i)) continue;
+    Worker& other = *peers_[i];
+    other.post([&other] {
+      other.services_.memory.nudge_done(other.index_);
+      other.update_memory();
+    });
+  }
+}
+
+void Worker::resume_parked_readers() {
+  services_.memory.set_parked(index_, false);
+  auto links = std::move(parked_readers_);
+  parked_readers_.clear();
+  for (auto& l : links) l->resume_reading_after_budget();
+}
+
+void Worker::log_memory_summary(Clock::time_point now) {
+  // At most one line per interval: the first as soon as the budget does something, the next
+  // one no sooner than an interval later, covering everything since the last.
+  if (now - memory_logged_at_ < kMemoryLogInterval) return;
+  std::uint64_t totals[3] = {0, 0, 0};
+  for (const Worker* w : peers_) {
+    totals[0] += w->stats_.memory_exceeded.get();  // Counters: readable from any thread
+    totals[1] += w->stats_.memory_reads_paused.get();
+    totals[2] += w->stats_.memory_dropped.get();
+  }
+  const std::uint64_t d[3] = {totals[0] - memory_logged_[0], totals[1] - memory_logged_[1], totals[2] - memory_logged_[2]};
+  if (d[0] == 0 && d[1] == 0 && d[2] == 0) return;
+  const auto since = memory_logged_at_ == Clock::time_point{} ? std::string("since the start")
+                                                             : fmt::format("in the last {} s",
+                                                                           std::chrono::duration_cast<std::chrono::seconds>(
+                                                                               now - memory_logged_at_).count());
+  memory_logged_at_ = now;
+  std::copy(std::begin(totals), std::end(totals), memory_logged_);
+  constexpr double kMiB = 1024.0 * 1024.0;
+  logger("broker")->warn(
+      "memory budget: {:.1f} of {:.1f} MiB queued now; {} it was exceeded {} time(s), publishers' reading was "
+      "paused {} time(s), {} QoS 0 message(s) to stalled subscribers were dropped",
+      static_cast<double>(services_.memory.used()) / kMiB, static_cast<double>(services_.memory.budget()) / kMiB,
+      since, d[0], d[1], d[2]);
+}
+
 void Worker::wake_at(Clock::time_point due) {
   if (due >= deadline_ || stopping_) return;
   deadline_ = due;
@@ -299,6 +361,19 @@ void Worker::sweep() {
   }
   // The hold timer wakes at the first due hold; the clock decides what is due (a test clock too).
   holds_.store_overdue(now);
+  update_memory();
+  if (memory_.take_release()) {
+    // The queues emptied after a burst: the allocator keeps freed pages for reuse until asked.
+    stats_.memory_releases.add();
+    release_sweeps_ = kReleaseSweeps;
+  }
+  if (release_sweeps_ > 0) {
+    // Again on the next few sweeps: mimalloc gives pages back only some time after they are
+    // freed (its decommit delay), at a later call; one call left 19 MiB of a 20 s flood behind.
+    --release_sweeps_;
+    release_free_memory();
+  }
+  if (index_ == 0) log_memory_summary(now);
   if (now >= next_prune_) {
     // Once a second is plenty: the tables only forget what no longer limits anyone.
     next_prune_ = now + std::chrono::seconds(1);
@@ -349,6 +424,7 @@ void Worker::end_turn() {
   for (auto& l : batch) l->flush();
   header_cache_.message.reset();  // no message outlives its turn for the cache's sake
   retired_.clear();
+  update_memory();
 }
 
 bool Worker::commit_now() {

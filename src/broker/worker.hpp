@@ -58,6 +58,7 @@ class Worker final : private Turn, private ConnectionHost {
   RouteIndex& routes() { return routes_; }
   SessionWriter& writer() { return writer_; }
   Delivery& delivery() { return delivery_; }
+  MemoryGauge& memory() { return memory_; }
 
   // Gives the worker the broker's store (null: memory mode). Main thread, before start().
   void attach_store(store::Store* store);
@@ -97,6 +98,7 @@ class Worker final : private Turn, private ConnectionHost {
   void schedule_flush(std::shared_ptr<Link> link) override;
   bool commit_now() override;
   void linger(std::shared_ptr<Link> link) override;
+  void park_reader(std::shared_ptr<Link> link) override;
   // ConnectionHost
   void forget(Connection& c) override;
   void hand_off(std::uint32_t home, HandOff h) override;
@@ -111,6 +113,13 @@ class Worker final : private Turn, private ConnectionHost {
   // link's queued bytes.
   void end_turn();
   void start_sweep();
+  // The memory budget, once per turn and per sweep: publishes this worker's count, moves the
+  // over state, resumes the parked readers below the low-water mark and wakes other workers
+  // that hold some.
+  void update_memory();
+  void resume_parked_readers();
+  // Worker 0, every kMemoryLogInterval: one line of what the budget did, if it did anything.
+  void log_memory_summary(Clock::time_point now);
   // Runs the loop until it is stopped; an exception that escapes a handler is logged and the
   // loop goes on (connection handlers catch their own; reaching here is a bug elsewhere).
   void run_loop();
@@ -123,6 +132,7 @@ class Worker final : private Turn, private ConnectionHost {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   WorkerStats stats_;
+  MemoryGauge memory_;  // before delivery_ and context_, which hold parts of it
   struct Acceptor {
     asio::ip::tcp::acceptor socket;
     const Listener* listener;
@@ -151,6 +161,12 @@ class Worker final : private Turn, private ConnectionHost {
     Clock::time_point until;
   };
   std::vector<Lingering> lingering_;
+  // Links whose reading is paused for the memory budget (Link::hold_for_budget).
+  std::vector<std::shared_ptr<Link>> parked_readers_;
+  int release_sweeps_ = 0;  // sweeps left that give freed memory back (after a fall)
+  // Worker 0's memory summary: when it was last written, and the totals then.
+  Clock::time_point memory_logged_at_{};
+  std::uint64_t memory_logged_[3] = {0, 0, 0};  // exceeded, reads paused, dropped
 
   std::shared_ptr<const Policy> policy_;  // before delivery_ and context_, which refer to it
   SessionRegistry sessions_;

@@ -33,7 +33,9 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runt
 # Keys of Hermod's TOML configuration, by table.
 BROKER_KEYS = ("workers", "log_level", "sys_interval", "file_check_interval")
 LIMIT_KEYS = ("max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
-              "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0")
+              "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0",
+              "message_rate", "byte_rate", "max_subscriptions", "max_topic_length", "max_topic_depth",
+              "max_write_buffer", "memory_budget")
 STORE_KEYS = ("ack_on_delivery_ms",)
 # Values every test broker starts with unless the test says otherwise. sys_interval=1 keeps the
 # $SYS publisher running during every test (as the mosquitto configuration does).

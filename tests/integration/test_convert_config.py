@@ -4,9 +4,9 @@ both must accept and refuse the same clients: anonymous ones, users with passwor
 with and without certificates, WebSocket clients. Also: the warnings (file:line: key: why) for
 what is not carried over, include_dir, relative paths, persistence, and the errors.
 
-Where the conversion cannot be exact (mosquitto_passwd's password hashes, which Hermod cannot
-read) the test checks the documented behaviour instead: Hermod refuses what it cannot check,
-and accepts the same users once they are added with `hermod passwd`.
+Where the conversion cannot be exact (plain-text password files, which mosquitto 2 ignores and
+Hermod refuses until `hermod passwd -U` hashes them) the test checks the documented behaviour
+instead.
 
 PYTEST_DONT_REWRITE
 """
@@ -28,7 +28,6 @@ from typing import Callable, Optional
 import paho.mqtt.client as paho
 import pytest
 
-from auth_broker import set_user
 import broker_process
 from broker_process import HOST, MOSQUITTO_BIN, SANITIZER_MARKS, hermod_bin, port_accepts, unique_id, wait_for
 
@@ -276,8 +275,8 @@ def pki_here(confdir, tls_pki):
     return tls_pki
 
 
-def mosquitto_passwd(path: pathlib.Path, user: str, password: str) -> None:
-    args = ["mosquitto_passwd", "-b"] + (["-c"] if not path.exists() else []) + [str(path), user, password]
+def mosquitto_passwd(path: pathlib.Path, user: str, password: str, *options: str) -> None:
+    args = ["mosquitto_passwd", *options, "-b"] + (["-c"] if not path.exists() else []) + [str(path), user, password]
     done = subprocess.run(args, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
 
@@ -294,7 +293,7 @@ def test_output_loads_in_hermod_and_warnings_name_file_line_key_and_why(confdir,
         "pid_file /run/mosquitto/mosquitto.pid\n"
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
-        "acl_file /etc/mosquitto/acl\n"
+        "check_retain_source true\n"
         "log_dest syslog\n"
         "connection upstream\n"
         "address 192.0.2.1:1883\n")
@@ -302,7 +301,8 @@ def test_output_loads_in_hermod_and_warnings_name_file_line_key_and_why(confdir,
     assert warnings == [
         "mosquitto.conf:2: pid_file: Hermod writes no pid file (under systemd it reports readiness with "
         "Type=notify)",
-        "mosquitto.conf:5: acl_file: carried over once Hermod has ACLs",
+        "mosquitto.conf:5: check_retain_source: not supported by Hermod: a retained message is not checked again "
+        "against its publisher's write access (every delivery is checked against the subscriber's read access)",
         "mosquitto.conf:6: log_dest: Hermod logs to stderr (the journal under systemd); [broker] log_level "
         "chooses how much",
         "mosquitto.conf:7: connection: bridges are not supported by Hermod (bridge \"upstream\" is not carried "
@@ -397,6 +397,34 @@ def test_max_connections_of_a_listener(confdir, make_broker):
     compare(make_broker, conf, [port], {"a second client": second}, {"a second client": False})
 
 
+@pytest.mark.time_limit(40)
+def test_max_connections_stays_with_its_listener(confdir, make_broker):
+    limited, open_port = free_port(), free_port()
+    conf = confdir / "mosquitto.conf"
+    conf.write_text(f"{USER_LINE}allow_anonymous true\nlistener {limited} 127.0.0.1\nmax_connections 1\n"
+                    f"listener {open_port} 127.0.0.1\n")
+
+    def with_one_held(port: int) -> Probe:
+        def probe() -> tuple[bool, str]:
+            first = Held(limited)
+            try:
+                return pub(port)
+            finally:
+                first.close()
+        return probe
+
+    # One probe per broker start on the limited listener: see mosquitto#1460 above.
+    warnings, _ = compare(make_broker, conf, [limited, open_port],
+                          {"a second client on the limited listener": with_one_held(limited)},
+                          {"a second client on the limited listener": False})
+    assert not has_warning(warnings, r".*max_connections"), warnings
+    text = conf.with_name("converted.toml").read_text()
+    assert text.count("max_connections = 1") == 1 and "[limits]\nmax_connections" not in text, text
+    compare(make_broker, conf, [limited, open_port],
+            {"a client on the other listener while the limited one is full": with_one_held(open_port)},
+            {"a client on the other listener while the limited one is full": True})
+
+
 def test_per_listener_settings_that_agree(confdir, make_broker):
     a, b = free_port(), free_port()
     conf = confdir / "mosquitto.conf"
@@ -431,41 +459,142 @@ def test_per_listener_settings_that_differ_become_the_strictest(confdir, make_br
 # Passwords
 
 
-@pytest.mark.time_limit(60)
-def test_mosquitto_password_file_is_refused_safely_until_users_are_added_with_hermod_passwd(
-        confdir, make_broker):
+@pytest.mark.time_limit(40)
+def test_mosquitto_password_file_is_carried_over_as_it_is(confdir, make_broker):
     port = free_port()
     mosquitto_passwd(confdir / "passwd", "alice", "secret")
-    mosquitto_passwd(confdir / "passwd", "bob", "hunter2")
+    mosquitto_passwd(confdir / "passwd", "bob", "hunter2", "-H", "sha512")
+    conf = confdir / "mosquitto.conf"
+    conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\npassword_file passwd\nallow_anonymous false\n")
+    warnings, _ = compare(make_broker, conf, [port],
+                          {"alice ($7$)": lambda: pub(port, "-u", "alice", "-P", "secret"),
+                           "bob ($6$)": lambda: pub(port, "-u", "bob", "-P", "hunter2"),
+                           "alice, wrong password": lambda: pub(port, "-u", "alice", "-P", "wrong"),
+                           "bob, alice's password": lambda: pub(port, "-u", "bob", "-P", "secret"),
+                           "anonymous": lambda: pub(port)},
+                          {"alice ($7$)": True, "bob ($6$)": True, "alice, wrong password": False,
+                           "bob, alice's password": False, "anonymous": False})
+    assert not has_warning(warnings, r".*password_file"), warnings
+    assert f'password_file = "{confdir / "passwd"}"' in conf.with_name("converted.toml").read_text()
+
+
+@pytest.mark.time_limit(60)
+def test_plain_text_password_file_warns_to_run_hermod_passwd_u(confdir, make_broker):
+    port = free_port()
+    passwd = confdir / "passwd"
+    mosquitto_passwd(passwd, "alice", "secret")
+    with passwd.open("a") as f:
+        f.write("carol:carol-pw\n")
     conf = confdir / "mosquitto.conf"
     conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\npassword_file passwd\nallow_anonymous false\n")
     probes = {"alice": lambda: pub(port, "-u", "alice", "-P", "secret"),
-              "alice, wrong password": lambda: pub(port, "-u", "alice", "-P", "wrong"),
+              "carol (plain text)": lambda: pub(port, "-u", "carol", "-P", "carol-pw"),
               "anonymous": lambda: pub(port)}
     toml, warnings = convert_ok(conf)
-    assert has_warning(warnings, r"mosquitto\.conf:\d+: password_file: Hermod cannot read this file .*"
-                                 r"\(alice, bob\)"), warnings
+    assert has_warning(warnings, r"mosquitto\.conf:\d+: password_file: the file holds plain-text passwords, "
+                                 r"which mosquitto 2 ignores and Hermod refuses \(.*passwd:2: user \"carol\".*\)\. "
+                                 rf"Run `hermod passwd -U {re.escape(str(passwd))}` before starting Hermod"), warnings
     mosquitto = Mosquitto(conf, [port], confdir)
     try:
-        by_mosquitto = run_probes(probes)
+        by_mosquitto = {k: v[0] for k, v in run_probes(probes).items()}
     finally:
         mosquitto.stop()
-    assert {k: v[0] for k, v in by_mosquitto.items()} == {
-        "alice": True, "alice, wrong password": False, "anonymous": False}, by_mosquitto
-    # Until the users are added again Hermod lets nobody in that it cannot check.
-    hermod = start_hermod(make_broker, toml, [port])
-    assert {k: v[0] for k, v in run_probes(probes).items()} == {
-        "alice": False, "alice, wrong password": False, "anonymous": False}
-    hermod.stop()
-    # The step docs/migrating-from-mosquitto.md gives: a Hermod password file with the same
-    # users, named in [auth] password_file.
-    users = confdir / "users.pw"
-    users.touch()
-    set_user(users, "alice", "secret")
-    set_user(users, "bob", "hunter2")
-    toml.write_text(toml.read_text().replace('password_file = "/dev/null"', f'password_file = "{users}"'))
+    assert by_mosquitto == {"alice": True, "carol (plain text)": False, "anonymous": False}, \
+        "mosquitto 2 drops the plain-text line"
+    # As the warning says: Hermod refuses the file until it is hashed, naming file and line.
+    refused = subprocess.run([str(hermod_bin()), "-c", str(toml)], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and f"{passwd}:2:" in refused.stderr and "hermod passwd -U" in refused.stderr, \
+        refused.stderr
+    done = subprocess.run([str(hermod_bin()), "passwd", "-U", str(passwd)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
     start_hermod(make_broker, toml, [port])
-    assert {k: v[0] for k, v in run_probes(probes).items()} == {k: v[0] for k, v in by_mosquitto.items()}
+    assert {k: v[0] for k, v in run_probes(probes).items()} == {
+        "alice": True, "carol (plain text)": True, "anonymous": False}, "Hermod now accepts carol as well"
+
+
+ACL = ("user alice\ntopic write conv/alice/#\n\n"
+       "user bob\ntopic read conv/#\n\n"
+       "user watch\ntopic readwrite conv/#\n")
+ACL_USERS = {"alice": "alice-pw", "bob": "bob-pw", "watch": "watch-pw"}
+
+
+class Watcher:
+    """paho as user watch, subscribed to conv/#: publish_seen() tells whether a PUBLISH arrives,
+    by a sentinel published after it (no waiting for something not to happen)."""
+
+    def __init__(self, port: int):
+        self.client = paho.Client(client_id=unique_id("watch"))
+        self.client.username_pw_set("watch", ACL_USERS["watch"])
+        self.got: "queue.Queue[object]" = queue.Queue()
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda c, u, mid, granted: self.got.put(("suback", tuple(granted)))
+        self.client.on_message = lambda c, u, m: self.got.put((m.topic, m.payload.decode()))
+        self.client.connect(HOST, port, keepalive=30)
+        self.client.loop_start()
+        assert self.got.get(timeout=5) == 0, "watch connects"
+        assert self.got.get(timeout=5) == ("suback", (1,)), "watch may read conv/#"
+
+    def _on_connect(self, client, userdata, flags, rc) -> None:
+        self.got.put(rc)
+        if rc == 0:
+            client.subscribe("conv/#", qos=1)
+
+    def publish_seen(self, port: int, user: str, topic: str) -> tuple[bool, str]:
+        payload, sentinel = unique_id("probe"), unique_id("sentinel")
+        sent = pub(port, "-u", user, "-P", ACL_USERS[user], "-q", "1", topic=topic, message=payload)
+        if not sent[0]:
+            return False, sent[1]
+        assert pub(port, "-u", "watch", "-P", ACL_USERS["watch"], "-q", "1", topic="conv/sentinel",
+                   message=sentinel)[0]
+        seen = []
+        while True:
+            got = self.got.get(timeout=5)
+            seen.append(got)
+            if got == ("conv/sentinel", sentinel):
+                return (topic, payload) in seen, f"watch received {seen}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.mark.time_limit(60)
+def test_acl_file_is_carried_over_as_it_is(confdir, make_broker):
+    port = free_port()
+    for user, password in ACL_USERS.items():
+        mosquitto_passwd(confdir / "passwd", user, password)
+    (confdir / "topics.acl").write_text(ACL)
+    conf = confdir / "mosquitto.conf"
+    conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\npassword_file passwd\nacl_file topics.acl\n")
+    cases = {"alice writes conv/alice/x": ("alice", "conv/alice/x"),
+             "alice writes conv/bob/x": ("alice", "conv/bob/x"),
+             "bob writes conv/bob/x (read only)": ("bob", "conv/bob/x")}
+    expected = {"alice writes conv/alice/x": True, "alice writes conv/bob/x": False,
+                "bob writes conv/bob/x (read only)": False}
+
+    def run_cases() -> dict[str, tuple[bool, str]]:
+        watcher = Watcher(port)
+        try:
+            return {name: watcher.publish_seen(port, *case) for name, case in cases.items()}
+        finally:
+            watcher.close()
+
+    toml, warnings = convert_ok(conf)
+    assert not has_warning(warnings, r".*acl_file"), warnings
+    assert f'acl_file = "{confdir / "topics.acl"}"' in toml.read_text()
+    mosquitto = Mosquitto(conf, [port], confdir)
+    try:
+        by_mosquitto = run_cases()
+    finally:
+        mosquitto.stop()
+    hermod = start_hermod(make_broker, toml, [port])
+    by_hermod = run_cases()
+    for name, want in expected.items():
+        assert by_mosquitto[name][0] == want, f"mosquitto: {name}: {by_mosquitto[name][1]}"
+        assert by_hermod[name][0] == want, (f"Hermod as mosquitto: {name}: {by_hermod[name][1]}\n"
+                                            f"{hermod.stderr_tail()}")
 
 
 @pytest.mark.time_limit(40)
@@ -679,11 +808,12 @@ def test_limits_are_carried_over_and_load(confdir, make_broker):
     conf = confdir / "mosquitto.conf"
     conf.write_text(f"{USER_LINE}listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 10\n"
                     "max_queued_messages 500\nmessage_size_limit 4096\nmax_keepalive 300\n"
-                    "max_connections 100\nsys_interval 5\n")
+                    "max_connections 100\nsys_interval 5\nmemory_limit 268435456\n")
     warnings, _ = compare(make_broker, conf, [port], {"anonymous": lambda: pub(port)}, {"anonymous": True})
     text = (confdir / "converted.toml").read_text()
     for line in ("max_inflight = 10", "max_queued_messages = 500", "max_keepalive = 300",
-                 "max_connections = 100", "sys_interval = 5", "max_packet_size = 69640"):
+                 "max_connections = 100", "sys_interval = 5", "max_packet_size = 69640",
+                 "memory_budget = 268435456"):
         assert line in text, text
     assert has_warning(warnings, r"mosquitto\.conf:\d+: message_size_limit: mosquitto limits a PUBLISH payload"), \
         warnings

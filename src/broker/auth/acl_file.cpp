@@ -72,10 +72,13 @@ std::shared_ptr<const Acl> parse_acl_file(std::string_view text, const std::stri
       fail("unknown keyword \"" + std::string(keyword) + "\" (expected user, client, topic or pattern)");
     }
     const bool pattern = keyword == "pattern";
+    // As Mosquitto reads it: one word is the filter (readwrite); with more, the first is the
+    // access and the rest of the line the filter.
     Access access = Access::readwrite;
     std::string_view filter = rest;
-    const auto [word, after] = first_word(rest);
-    if (const auto a = access_word(word); a && !after.empty()) {
+    if (const auto [word, after] = first_word(rest); !after.empty()) {
+      const auto a = access_word(word);
+      if (!a) fail(std::string(keyword) + ": unknown access \"" + std::string(word) + "\" (expected read, write, readwrite or deny)");
       access = *a;
       filter = after;
     }

@@ -9,8 +9,8 @@
 //   topic write sensors/17/#
 //   pattern write devices/%c/#     <- every client, %u/%c its user name / client id
 //
-// `topic` and `pattern` take an optional access word (read, write, readwrite, deny; none means
-// readwrite) and a topic filter, the rest of the line. Rule semantics: acl.hpp; the format and a
+// `topic` and `pattern` take an access word (read, write, readwrite, deny) and a topic filter,
+// the rest of the line; a single word is a filter with readwrite access, as Mosquitto reads it. Rule semantics: acl.hpp; the format and a
 // hardening guide: docs/security.md. Main thread (start-up and reload).
 #pragma once
 

@@ -40,8 +40,9 @@ class Authenticator {
 
   // The current table; null when no password file is configured.
   std::shared_ptr<const PasswordTable> passwords() const;
-  // Checks a CONNECT's User Name and Password against the current table. Costs one PBKDF2 run
-  // (the user's iteration count) whenever a user name or password is given and a file is set.
+  // Checks a CONNECT's User Name and Password against the current table. Whenever a user name or
+  // password is given and a file is set it costs one PBKDF2 run per kind of entry in the table,
+  // whoever the user is (PasswordTable::check).
   PasswordCheck check(const std::optional<std::string>& user, const std::optional<std::string>& password) const;
   // True when check() would run PBKDF2 (a password file is set and a user name or password
   // given): the caller then runs it off its worker thread (CheckPool).
@@ -55,8 +56,6 @@ class Authenticator {
  private:
   AuthConfig config_;
   AuthMethods methods_;
-  // Checked against for unknown users, so they take as long as known ones.
-  ScramCredential unknown_user_;
   mutable std::mutex mutex_;  // guards table_ (the pointer, not the table)
   std::shared_ptr<const PasswordTable> table_;
 };

@@ -19,14 +19,27 @@ int base64_value(char c) {
   const auto pos = kAlphabet.find(c);
   return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
 }
-}  // namespace
 
-std::optional<std::string> sha256(std::string_view data) {
-  std::string out(kSha256Size, '\0');
+std::optional<std::string> digest(const EVP_MD* md, std::size_t size, std::string_view data) {
+  std::string out(size, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), bytes(out), &len, EVP_sha256(), nullptr) != 1) return std::nullopt;
+  if (EVP_Digest(data.data(), data.size(), bytes(out), &len, md, nullptr) != 1) return std::nullopt;
   return out;
 }
+
+std::optional<std::string> pbkdf2(const EVP_MD* md, std::size_t size, std::string_view password,
+                                  std::string_view salt, std::uint32_t iterations) {
+  std::string out(size, '\0');
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), bytes(salt), static_cast<int>(salt.size()),
+                        static_cast<int>(iterations), md, static_cast<int>(out.size()), bytes(out)) != 1) {
+    return std::nullopt;
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<std::string> sha256(std::string_view data) { return digest(EVP_sha256(), kSha256Size, data); }
+std::optional<std::string> sha512(std::string_view data) { return digest(EVP_sha512(), kSha512Size, data); }
 
 std::optional<std::string> hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(kSha256Size, '\0');
@@ -38,12 +51,11 @@ std::optional<std::string> hmac_sha256(std::string_view key, std::string_view da
 }
 
 std::optional<std::string> pbkdf2_sha256(std::string_view password, std::string_view salt, std::uint32_t iterations) {
-  std::string out(kSha256Size, '\0');
-  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), bytes(salt), static_cast<int>(salt.size()),
-                        static_cast<int>(iterations), EVP_sha256(), static_cast<int>(out.size()), bytes(out)) != 1) {
-    return std::nullopt;
-  }
-  return out;
+  return pbkdf2(EVP_sha256(), kSha256Size, password, salt, iterations);
+}
+
+std::optional<std::string> pbkdf2_sha512(std::string_view password, std::string_view salt, std::uint32_t iterations) {
+  return pbkdf2(EVP_sha512(), kSha512Size, password, salt, iterations);
 }
 
 std::optional<std::string> random_bytes(std::size_t n) {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "broker/auth/crypto.hpp"
@@ -46,13 +47,12 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   }
 }
 
-// The credential after "user:", or the reason it is not one.
+constexpr std::string_view kExpected =
+    "expected user:<hash>, a $scram-sha-256$ entry from hermod passwd or a $7$ or $6$ one from mosquitto_passwd";
+
+// The credential after "user:$scram-sha-256$", or the reason it is not one.
 std::optional<ScramCredential> parse_credential(std::string_view s, std::string& error) {
   const auto f = split(s, '$');
-  if (f.size() < 2 || !f[0].empty() || f[1] != kScheme) {
-    error = "expected user:$scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>";
-    return std::nullopt;
-  }
   if (f.size() != 6) {
     error = "a $scram-sha-256$ entry has 4 fields after the scheme, this one has " + std::to_string(f.size() - 2);
     return std::nullopt;
@@ -81,6 +81,62 @@ std::optional<ScramCredential> parse_credential(std::string_view s, std::string&
     return c;
   }
   return std::nullopt;
+}
+
+// A value that starts with '$' names a hash scheme; anything else is a plain-text password.
+// (A plain-text password that starts with '$' is taken for a hash: safer than the reverse.)
+bool is_plain_text(std::string_view value) { return value.empty() || value.front() != '$'; }
+
+// The entry after "user:" (not plain text), or the reason it is not one.
+std::optional<PasswordEntry> parse_entry(std::string_view value, std::string& error) {
+  if (value.starts_with("$" + std::string(kScheme) + "$")) {
+    auto c = parse_credential(value, error);
+    if (c) return PasswordEntry(std::move(*c));
+    return std::nullopt;
+  }
+  if (is_mosquitto_scheme(value)) {
+    auto h = parse_mosquitto_hash(value, error);
+    if (h) return PasswordEntry(std::move(*h));
+    return std::nullopt;
+  }
+  const auto end = value.find('$', 1);
+  error = "\"" + std::string(value.substr(0, end == std::string_view::npos ? 1 : end + 1)) +
+          "\" is no hash scheme Hermod reads ($scram-sha-256$ from hermod passwd, $7$ and $6$ from mosquitto_passwd)";
+  return std::nullopt;
+}
+
+// One entry line of a password file, split.
+struct Line {
+  std::string user;
+  std::string_view value;  // after the first ':'
+  bool plain_text = false;
+};
+
+// The user name of an entry line: what precedes the first ':', without blanks around it (as
+// Mosquitto reads it).
+std::string_view user_of(std::string_view line) { return trim(line.substr(0, line.find(':'))); }
+
+// Splits an entry line (trimmed, not a comment); throws ConfigError for a line without ':' or
+// with a bad user name. Blanks around the user name and the value are not part of them.
+Line split_line(std::string_view line, const std::string& source, std::size_t number) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) throw ConfigError(source, number, "", std::string(kExpected));
+  Line l;
+  l.value = trim(line.substr(colon + 1));
+  l.plain_text = is_plain_text(l.value);
+  l.user = std::string(user_of(line));
+  if (auto problem = username_problem(l.user); !problem.empty()) throw ConfigError(source, number, "", problem);
+  return l;
+}
+
+// Refuses a user defined on an earlier line; remembers this one's.
+void note_user(std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>>& lines,
+               const std::string& user, const std::string& source, std::size_t number) {
+  if (auto it = lines.find(user); it != lines.end()) {
+    throw ConfigError(source, number, "",
+                      "user \"" + user + "\" is already defined on line " + std::to_string(it->second));
+  }
+  lines.emplace(user, number);
 }
 
 }  // namespace
@@ -126,6 +182,7 @@ std::string format_credential(const ScramCredential& c) {
 
 std::string username_problem(std::string_view user) {
   if (user.empty()) return "the user name is empty";
+  if (trim(user).size() != user.size()) return "a user name cannot begin or end with a blank";
   if (user.size() > 65535) return "the user name is longer than 65535 bytes";
   if (!mqtt::is_valid_mqtt_utf8(user)) return "the user name is not valid UTF-8";
   for (const unsigned char ch : user) {
@@ -135,13 +192,78 @@ std::string username_problem(std::string_view user) {
   return {};
 }
 
-const ScramCredential* PasswordTable::find(std::string_view user) const {
+const PasswordEntry* PasswordTable::find(std::string_view user) const {
   const auto it = users_.find(user);
   return it == users_.end() ? nullptr : &it->second;
 }
 
-bool PasswordTable::add(std::string user, ScramCredential credential) {
-  return users_.emplace(std::move(user), std::move(credential)).second;
+const ScramCredential* PasswordTable::scram(std::string_view user) const {
+  const PasswordEntry* e = find(user);
+  return e ? std::get_if<ScramCredential>(e) : nullptr;
+}
+
+bool PasswordTable::add(std::string user, PasswordEntry entry) {
+  const Kind kind = kind_of(entry);
+  const std::uint32_t iterations = iterations_of(entry);
+  if (!users_.emplace(std::move(user), std::move(entry)).second) return false;
+  if (kind != kScram) ++mosquitto_users_;
+  // Counts only grow, so the most common count so far stays the most common unless this one
+  // overtakes it.
+  KindStats& k = kinds_[kind];
+  const std::size_t n = ++k.users_by_iterations[iterations];
+  if (n > k.decoy_users || (n == k.decoy_users && iterations > k.decoy_iterations)) {
+    k.decoy_users = n;
+    k.decoy_iterations = iterations;
+  }
+  return true;
+}
+
+PasswordTable::Kind PasswordTable::kind_of(const PasswordEntry& e) {
+  if (std::holds_alternative<ScramCredential>(e)) return kScram;
+  return std::get<MosquittoHash>(e).scheme == MosquittoHash::Scheme::sha512 ? kSha512 : kPbkdf2Sha512;
+}
+
+std::uint32_t PasswordTable::iterations_of(const PasswordEntry& e) {
+  if (const auto* c = std::get_if<ScramCredential>(&e)) return c->iterations;
+  return std::get<MosquittoHash>(e).iterations;
+}
+
+bool PasswordTable::verify(const PasswordEntry& e, std::string_view password) {
+  if (const auto* c = std::get_if<ScramCredential>(&e)) return verify_password(*c, password);
+  return verify_mosquitto_hash(std::get<MosquittoHash>(e), password);
+}
+
+PasswordEntry PasswordTable::decoy(Kind kind) const {
+  // Salts of the usual sizes and keys no password derives (all zero): the same work as a real
+  // entry of that kind, and never a match.
+  const std::uint32_t iterations = kinds_[kind].decoy_users ? kinds_[kind].decoy_iterations : kDefaultIterations;
+  if (kind == kScram) {
+    return ScramCredential{iterations, std::string(kSaltSize, '\0'), std::string(kSha256Size, '\0'),
+                           std::string(kSha256Size, '\0')};
+  }
+  MosquittoHash h;
+  h.scheme = kind == kSha512 ? MosquittoHash::Scheme::sha512 : MosquittoHash::Scheme::pbkdf2_sha512;
+  h.iterations = kind == kSha512 ? 0 : iterations;
+  h.salt = std::string(12, '\0');
+  h.hash = std::string(kSha512Size, '\0');
+  return h;
+}
+
+bool PasswordTable::check(const std::string* user, std::string_view password) const {
+  const PasswordEntry* entry = user ? find(*user) : nullptr;
+  const Kind own = entry ? kind_of(*entry) : kKinds;
+  bool ok = false;
+  for (std::size_t k = 0; k < kKinds; ++k) {
+    const bool present = kinds_[k].decoy_users > 0 || (k == kScram && users_.empty());
+    if (!present) continue;
+    if (k == own) {
+      ok = verify(*entry, password);
+    } else {
+      // The result is thrown away; the work is what counts. OpenSSL's calls cannot be elided.
+      (void)verify(decoy(static_cast<Kind>(k)), password);
+    }
+  }
+  return entry != nullptr && ok;
 }
 
 PasswordTable parse_password_file(std::string_view text, const std::string& source) {
@@ -150,21 +272,18 @@ PasswordTable parse_password_file(std::string_view text, const std::string& sour
   for_each_line(text, [&](std::size_t number, std::string_view raw) {
     const auto line = trim(raw);
     if (!is_entry(line)) return;
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      throw ConfigError(source, number, "", "expected user:$scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>");
+    Line l = split_line(line, source, number);
+    if (l.plain_text) {
+      // Never the password itself in the message.
+      throw PlainTextPasswordError(source, number, "",
+                        "user \"" + l.user + "\" has a plain-text password; run `hermod passwd -U " + source +
+                            "` to hash the file's plain-text passwords");
     }
-    std::string user(line.substr(0, colon));
-    if (auto problem = username_problem(user); !problem.empty()) throw ConfigError(source, number, "", problem);
     std::string error;
-    auto credential = parse_credential(line.substr(colon + 1), error);
-    if (!credential) throw ConfigError(source, number, "", "user \"" + user + "\": " + error);
-    if (auto it = lines.find(user); it != lines.end()) {
-      throw ConfigError(source, number, "",
-                        "user \"" + user + "\" is already defined on line " + std::to_string(it->second));
-    }
-    lines.emplace(user, number);
-    table.add(std::move(user), std::move(*credential));
+    auto entry = parse_entry(l.value, error);
+    if (!entry) throw ConfigError(source, number, "", "user \"" + l.user + "\": " + error);
+    note_user(lines, l.user, source, number);
+    table.add(std::move(l.user), std::move(*entry));
   });
   return table;
 }
@@ -185,7 +304,7 @@ std::string edit_password_file(std::string_view text, const std::string& source,
   std::string out;
   for_each_line(text, [&](std::size_t, std::string_view raw) {
     const auto line = trim(raw);
-    if (is_entry(line) && line.substr(0, line.find(':')) == user) {
+    if (is_entry(line) && user_of(line) == user) {
       found = true;
       if (credential) out += std::string(user) + ":" + format_credential(*credential) + "\n";
       return;
@@ -195,6 +314,48 @@ std::string edit_password_file(std::string_view text, const std::string& source,
   });
   if (!found && credential) out += std::string(user) + ":" + format_credential(*credential) + "\n";
   return out;
+}
+
+}  // namespace hermod::broker::auth
+
+namespace hermod::broker::auth {
+
+PasswordFileUpgrade upgrade_password_file(std::string_view text, const std::string& source, std::uint32_t iterations) {
+  PasswordFileUpgrade result;
+  std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> lines;  // user → line
+  for_each_line(text, [&](std::size_t number, std::string_view raw) {
+    const auto line = trim(raw);
+    const auto keep = [&] {
+      result.text += raw;
+      result.text += '\n';
+    };
+    if (!is_entry(line)) return keep();
+    Line l = split_line(line, source, number);
+    note_user(lines, l.user, source, number);
+    if (!l.plain_text) {
+      std::string error;
+      auto entry = parse_entry(l.value, error);
+      if (!entry) throw ConfigError(source, number, "", "user \"" + l.user + "\": " + error);
+      if (std::holds_alternative<MosquittoHash>(*entry)) result.mosquitto_hashes.push_back(l.user);
+      return keep();
+    }
+    const auto password = l.value;
+    if (password.empty()) {
+      throw ConfigError(source, number, "", "user \"" + l.user + "\" has an empty plain-text password");
+    }
+    if (password.find(':') != std::string_view::npos) {
+      throw ConfigError(source, number, "",
+                        "user \"" + l.user + "\": the plain-text password holds ':', where Mosquitto cut it off; "
+                        "set the password meant with `hermod passwd " + source + " " + l.user + "`");
+    }
+    const auto credential = make_credential(password, iterations);
+    if (!credential) throw std::runtime_error("cannot derive a credential: OpenSSL failed");
+    result.text += l.user + ":" + format_credential(*credential) + "\n";
+    result.hashed.push_back(std::move(l.user));
+  });
+  // What was read line by line must now load as a whole.
+  parse_password_file(result.text, source);
+  return result;
 }
 
 }  // namespace hermod::broker::auth

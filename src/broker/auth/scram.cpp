@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/log.hpp"
 #include "broker/auth/crypto.hpp"
 
 namespace hermod::broker::auth {
@@ -120,11 +121,21 @@ AuthStep ScramServerExchange::on_client_first(std::string_view message) {
   if (!user || user->empty()) return AuthStep::failure("bad SCRAM user name encoding", "e=invalid-username-encoding");
   user_ = std::move(*user);
 
-  if (const ScramCredential* c = passwords_ ? passwords_->find(user_) : nullptr) {
+  const PasswordEntry* entry = passwords_ ? passwords_->find(user_) : nullptr;
+  if (const ScramCredential* c = entry ? std::get_if<ScramCredential>(entry) : nullptr) {
     credential_ = *c;
   } else {
-    // Answer as for a real user, with a salt that stays the same for this name.
+    // Answer as for a real user, with a salt that stays the same for this name. A user with a
+    // Mosquitto hash has no SCRAM credential either: the same answer, so nothing tells them
+    // apart from outside; only the log says why.
     unknown_user_ = true;
+    if (entry) {
+      const auto& h = std::get<MosquittoHash>(*entry);
+      mosquitto_scheme_ = h.scheme;
+      logger("auth")->debug("SCRAM-SHA-256 for user \"{}\" will fail: the password file holds a Mosquitto {} hash, "
+                            "which checks plain passwords only; `hermod passwd FILE {}` gives the user a SCRAM entry",
+                            user_, scheme_tag(h.scheme), user_);
+    }
     credential_.iterations = kDefaultIterations;
     const auto salt = hmac_sha256(unknown_user_key_, user_);
     if (!salt) return AuthStep::failure("SCRAM: HMAC failed", "e=other-error");
@@ -156,7 +167,13 @@ AuthStep ScramServerExchange::on_client_final(std::string_view message) {
   if (*nonce != nonce_) return AuthStep::failure("SCRAM nonce differs from the server-first one", "e=other-error");
 
   const std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
-  if (unknown_user_) return AuthStep::failure("unknown user \"" + user_ + "\"", "e=invalid-proof");
+  if (unknown_user_) {
+    return AuthStep::failure(mosquitto_scheme_ ? "user \"" + user_ + "\" has a Mosquitto " +
+                                                     std::string(scheme_tag(*mosquitto_scheme_)) +
+                                                     " password hash, no SCRAM-SHA-256 credential"
+                                               : "unknown user \"" + user_ + "\"",
+                             "e=invalid-proof");
+  }
   const auto signature = hmac_sha256(credential_.stored_key, auth_message);
   const auto client_key_hash = signature ? sha256(xor_bytes(*proof, *signature)) : std::nullopt;
   const auto server_signature = hmac_sha256(credential_.server_key, auth_message);

@@ -6,10 +6,13 @@
 //
 // An unknown user gets a server-first like any other (a salt derived from the name with a
 // per-process key, the default iteration count) and fails only at the proof, so the exchange
-// does not tell which users exist. Thread rules as in auth_method.hpp.
+// does not tell which users exist. A user whose entry is a Mosquitto hash (no SCRAM credential)
+// goes the unknown user's way exactly; the log says why at debug level. Thread rules as in
+// auth_method.hpp.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "broker/auth/auth_method.hpp"
@@ -47,7 +50,8 @@ class ScramServerExchange final : public AuthExchange {
   std::string unknown_user_key_;
   std::string user_;
   ScramCredential credential_;  // the user's, or a made-up one when unknown_user_
-  bool unknown_user_ = false;
+  bool unknown_user_ = false;    // no SCRAM credential: unknown, or a Mosquitto hash
+  std::optional<MosquittoHash::Scheme> mosquitto_scheme_;  // set: a known user with a Mosquitto hash
   std::string gs2_header_;         // "n,," or "y,,"
   std::string client_first_bare_;  // "n=...,r=..."
   std::string server_first_;       // "r=...,s=...,i=..."

@@ -23,6 +23,8 @@ constexpr std::int64_t kMaxQueuedMessages = 100'000'000;
 constexpr std::int64_t kMaxQueuedBytes = std::int64_t{1} << 50;
 constexpr std::int64_t kMaxPacketSize = 268'435'460;
 constexpr std::int64_t kMaxSysInterval = 86'400;
+constexpr std::int64_t kMinMemoryBudget = std::int64_t{1} << 20;
+constexpr std::int64_t kMaxMemoryBudget = std::int64_t{1} << 50;
 constexpr std::size_t kEnd = std::numeric_limits<std::size_t>::max();  // seq of file-level warnings
 
 // Where a file-level warning points: the main file, after every line.
@@ -82,6 +84,7 @@ class Converter {
 
   void limits() {
     max_connections();
+    memory_limit();
     per_listener_max("max_qos", "max_qos", &Listener::max_qos, 2);
     per_listener_max("max_topic_alias", "topic_alias_maximum", &Listener::max_topic_alias, 10);
     if (s_.max_inflight_messages.given()) {
@@ -130,37 +133,37 @@ class Converter {
     if (s_.retain_available.given()) features_.put_bool("retain_available", s_.retain_available.value);
   }
 
-  // Mosquitto's max_connections counts each listener; Hermod's counts them all together.
+  // Mosquitto's max_connections counts each listener, as Hermod's [[listeners]] max_connections
+  // does (-1, its default, and 0 mean no limit; Hermod's 0 does).
   void max_connections() {
-    const auto from = sources();
-    std::int64_t sum = 0;
-    bool unlimited = false;
-    std::vector<const Listener*> limited;
-    for (const auto* l : from) {
-      if (l->max_connections.value < 0 || l->max_connections.value == 0) {
-        unlimited = true;  // mosquitto: -1 (its default) and 0 both mean no limit
-      } else {
-        sum += l->max_connections.value;
-        limited.push_back(l);
-      }
+    if (s_.local_only()) return;
+    for (auto& c : carried_) {
+      const auto& m = c.from->max_connections;
+      if (m.value <= 0) continue;
+      c.table.put_int("max_connections", std::min<std::int64_t>(m.value, std::numeric_limits<std::uint32_t>::max()));
     }
-    if (limited.empty()) return;
-    if (unlimited) {
-      for (const auto* l : limited) {
-        warn(l->max_connections, "max_connections",
-             "Hermod's limits.max_connections counts every listener together, and another listener has no "
-             "limit: not carried over");
-      }
+  }
+
+  // Mosquitto's memory_limit caps the heap, refusing allocations (and disconnecting the client
+  // concerned) above it; Hermod's memory_budget caps what its queues hold, slowing publishers and
+  // dropping QoS 0 to slow subscribers instead. The nearest thing, with a warning.
+  void memory_limit() {
+    const auto& m = s_.memory_limit;
+    if (!m.given()) return;
+    if (m.value == 0) {
+      warn(m, "memory_limit",
+           "0 (no limit, mosquitto's default) is not carried over: Hermod keeps its default limits.memory_budget "
+           "(64 MiB of queued data, above which publishers are slowed); set it to 0 for no budget");
       return;
     }
-    limits_.put_int("max_connections", std::min<std::int64_t>(sum, std::numeric_limits<std::uint32_t>::max()));
-    if (from.size() > 1) {
-      for (const auto* l : limited) {
-        warn(l->max_connections, "max_connections",
-             "Hermod's limits.max_connections counts every listener together: set to " + std::to_string(sum) +
-                 ", the sum of the listeners' limits");
-      }
-    }
+    const std::int64_t v = std::clamp(m.value, kMinMemoryBudget, kMaxMemoryBudget);
+    limits_.put_int("memory_budget", v);
+    warn(m, "memory_limit",
+         "limits.memory_budget = " + std::to_string(v) +
+             (v != m.value ? std::string(" (Hermod's ") + (v == kMinMemoryBudget ? "smallest" : "largest") + ")"
+                           : std::string()) +
+             ": Hermod counts what its queues hold, not the whole heap, and above it slows publishers and drops QoS "
+             "0 messages to slow subscribers where mosquitto refused the allocation and disconnected the client");
   }
 
   // A per-listener limit of mosquitto that is global in Hermod: the largest of the listeners'.
@@ -209,6 +212,7 @@ class Converter {
 
   struct Auth {
     Setting<std::string> password_file;
+    Setting<std::string> acl_file;
     bool allow_anonymous = false;
     Origin anonymous_at;
   };
@@ -220,6 +224,7 @@ class Converter {
     const bool anonymous_default = s_.local_only();
     if (!s_.per_listener_settings.value) {
       a.password_file = s_.security.password_file;
+      a.acl_file = s_.security.acl_file;
       a.allow_anonymous = s_.security.allow_anonymous.given() ? s_.security.allow_anonymous.value : anonymous_default;
       a.anonymous_at = s_.security.allow_anonymous.at;
       return a;
@@ -238,14 +243,8 @@ class Converter {
         if (a.allow_anonymous) a.anonymous_at = sec.allow_anonymous.at;
         a.allow_anonymous = false;
       }
-      if (!sec.password_file.given()) continue;
-      if (!a.password_file.given()) {
-        a.password_file = sec.password_file;
-      } else if (sec.password_file.value != a.password_file.value) {
-        warn(sec.password_file, "password_file",
-             "Hermod has one password file for every listener: " + a.password_file.value + " (" +
-                 a.password_file.at.str() + ") is used instead");
-      }
+      one_file(sec.password_file, a.password_file, "password_file", "password file");
+      one_file(sec.acl_file, a.acl_file, "acl_file", "ACL file");
     }
     if (anonymous_differs) {
       warn(s_.per_listener_settings, "per_listener_settings",
@@ -260,23 +259,55 @@ class Converter {
              "every listener against " + a.password_file.value);
       }
     }
+    if (a.acl_file.given()) {
+      for (const auto* l : from) {
+        if (l->security.acl_file.given()) continue;
+        warn(l->at, "per_listener_settings",
+             "the listener at " + l->at.str() + " has no acl_file, so mosquitto let its clients use every topic; "
+             "Hermod applies " + a.acl_file.value + " on every listener");
+      }
+    }
     return a;
+  }
+
+  // With per_listener_settings: Hermod's one `file` for every listener is the first listener's
+  // that names one; another listener's different one gets a warning.
+  void one_file(const Setting<std::string>& listener_file, Setting<std::string>& file, const std::string& key,
+                const std::string& what) {
+    if (!listener_file.given()) return;
+    if (!file.given()) {
+      file = listener_file;
+    } else if (listener_file.value != file.value) {
+      warn(listener_file, key,
+           "Hermod has one " + what + " for every listener: " + file.value + " (" + file.at.str() +
+               ") is used instead");
+    }
   }
 
   void auth() {
     const Auth a = effective_auth();
     std::string file = a.password_file.value;
     if (a.password_file.given()) {
-      const std::string problem = o_.password_file_problem ? o_.password_file_problem(file) : std::string();
-      if (!problem.empty()) {
+      const PasswordFileProblem problem =
+          o_.password_file_problem ? o_.password_file_problem(file) : PasswordFileProblem{};
+      if (problem.plain_text) {
+        // Named as it is: Hermod refuses to start until the file is hashed, and says how.
+        warn(a.password_file, "password_file",
+             "the file holds plain-text passwords, which mosquitto 2 ignores and Hermod refuses (" + problem.what +
+                 "). Run `hermod passwd -U " + file +
+                 "` before starting Hermod: it hashes them in place into SCRAM-SHA-256 entries, and Hermod then "
+                 "accepts those users, whom mosquitto 2 refused; mosquitto reads no SCRAM entries "
+                 "(`mosquitto_passwd -U` makes hashes both read)");
+        auth_.comment("holds plain-text passwords: run `hermod passwd -U " + file + "` before starting Hermod.");
+      } else if (!problem.what.empty()) {
         const auto users = users_of(file);
         warn(a.password_file, "password_file",
-             "Hermod cannot read this file (" + problem + "). mosquitto_passwd's hashes cannot be converted: make a "
-             "Hermod password file with `hermod passwd FILE USER` for each user" +
+             "Hermod cannot read this file (" + problem.what + "): correct that line, or make a Hermod password "
+             "file with `hermod passwd FILE USER` for each user" +
                  (users.empty() ? std::string() : " (" + join(users, 8) + ")") +
                  " and set [auth] password_file to it; until then no user name and password is accepted");
         auth_.comment("mosquitto's password file " + file);
-        auth_.comment("holds mosquitto_passwd hashes, which Hermod cannot read. Make a Hermod password file with");
+        auth_.comment("has a line Hermod cannot read. Correct it, or make a Hermod password file with");
         auth_.comment("`hermod passwd FILE USER` for each user" +
                       (users.empty() ? std::string() : " (" + join(users, 8) + ")") + " and name it here;");
         auth_.comment("until then this empty one accepts no user name and password.");
@@ -295,6 +326,18 @@ class Converter {
     }
     if (!file.empty()) auth_.put_string("password_file", file);
     auth_.put_bool("allow_anonymous", a.allow_anonymous);
+    acl(a.acl_file);
+  }
+
+  // Hermod reads mosquitto's acl_file format: the file is named as it is.
+  void acl(const Setting<std::string>& file) {
+    if (!file.given()) return;
+    const std::string problem = o_.acl_file_problem ? o_.acl_file_problem(file.value) : std::string();
+    if (!problem.empty()) {
+      warn(file, "acl_file",
+           "Hermod cannot read this file (" + problem + ") and refuses to start with it: correct that line");
+    }
+    auth_.put_string("acl_file", file.value);
   }
 
   // --- store

@@ -8,10 +8,11 @@
 //   * who may connect: never let in a client that mosquitto kept out. A listener whose clients
 //     mosquitto confines or refuses in a way Hermod has no words for (bind_interface,
 //     mount_point, TLS-PSK, require_certificate with no CA to check against) is not carried
-//     over; per-listener security settings that differ become the strictest of them; a
-//     password file Hermod cannot read (mosquitto_passwd's hashes) becomes an empty one.
-//   * limits: never refuse what mosquitto accepted. Per-listener limits that differ become the
-//     most generous of them, or their sum for max_connections.
+//     over; per-listener security settings that differ become the strictest of them (one
+//     password file and one ACL file for every listener); a password file Hermod cannot read
+//     becomes an empty one.
+//   * limits: never refuse what mosquitto accepted. Per-listener limits that Hermod has for
+//     all listeners only become the most generous of them; max_connections stays per listener.
 // The TOML produced always loads in Hermod (the conversion checks it with parse_config); all
 // paths in it are absolute, so it works wherever it is saved.
 #pragma once
@@ -27,14 +28,22 @@
 
 namespace hermod::broker::mosquitto {
 
+// What Hermod makes of a password file.
+struct PasswordFileProblem {
+  std::string what;         // why Hermod cannot use the file ("file:line: ..."); "": it can
+  bool plain_text = false;  // the reason is a plain-text password, which `hermod passwd -U` hashes
+};
+
 struct ConvertOptions {
   // Mosquitto opens relative paths from its working directory: the directory to resolve them
   // against (normally the current one).
   std::filesystem::path cwd;
-  // Why Hermod cannot use the password file at `path` (absolute), or "" if it can: the caller
+  // Why Hermod cannot use the password file at `path` (absolute), if it cannot: the caller
   // passes Hermod's password file parser, so this unit needs no auth code. Unset: every file is
   // taken as readable.
-  std::function<std::string(const std::string& path)> password_file_problem;
+  std::function<PasswordFileProblem(const std::string& path)> password_file_problem;
+  // Why Hermod cannot read the ACL file at `path` (absolute), or "" if it can; the same way.
+  std::function<std::string(const std::string& path)> acl_file_problem;
 };
 
 // Converts the mosquitto configuration file `path` (relative to options.cwd if relative) and

@@ -28,8 +28,9 @@ constexpr std::string_view kAutosave =
     "not needed: Hermod's store writes every change as it happens (see docs/durability.md)";
 
 constexpr Skipped kSkipped[] = {
-    {"acl_file", "carried over once Hermod has ACLs"},
-    {"check_retain_source", "carried over once Hermod has ACLs"},
+    {"check_retain_source",
+     "not supported by Hermod: a retained message is not checked again against its publisher's write access "
+     "(every delivery is checked against the subscriber's read access)"},
     {"auth_plugin", kPlugins},
     {"plugin", kPlugins},
     {"auth_plugin_deny_special_chars", kPlugins},
@@ -44,7 +45,6 @@ constexpr Skipped kSkipped[] = {
     {"log_timestamp_format", kLogging},
     {"log_type", kLogging},
     {"max_inflight_bytes", "not supported by Hermod (limits.max_inflight counts messages)"},
-    {"memory_limit", kNotSupported},
     {"persistent_client_expiration",
      "not supported by Hermod (limits.max_session_expiry caps the expiry clients ask for)"},
     {"pid_file", "Hermod writes no pid file (under systemd it reports readiness with Type=notify)"},
@@ -281,6 +281,9 @@ class Reader {
     } else if (k == "allow_anonymous") {
       set(security().allow_anonymous, boolean(l), l);
       if (s_.per_listener_settings.value) current().lines.push_back(l);
+    } else if (k == "acl_file") {
+      set_string(security().acl_file, l, true);
+      if (s_.per_listener_settings.value) current().lines.push_back(l);
     } else if (k == "allow_zero_length_clientid") {
       security();
       // true is mosquitto's default and what Hermod does: it assigns the client an id.
@@ -288,7 +291,7 @@ class Reader {
     } else if (starts_with(k, "auth_opt_") || starts_with(k, "plugin_opt_")) {
       security();
       warn(l, std::string(kPlugins));
-    } else if (k == "acl_file" || k == "psk_file" || k == "auth_plugin" || k == "plugin" || k == "auto_id_prefix" ||
+    } else if (k == "psk_file" || k == "auth_plugin" || k == "plugin" || k == "auto_id_prefix" ||
                k == "auth_plugin_deny_special_chars") {
       security();
       skipped_key(l);
@@ -325,6 +328,10 @@ class Reader {
       set(s_.max_packet_size, v, l);
     } else if (k == "max_keepalive") {
       set(s_.max_keepalive, integer_in(l, 0, 65'535), l);
+    } else if (k == "memory_limit") {
+      const std::int64_t v = integer(l);
+      if (v < 0) fail(l, std::to_string(v) + " is negative (mosquitto refuses it)");
+      set(s_.memory_limit, v, l);
     } else if (k == "sys_interval") {
       set(s_.sys_interval, integer_in(l, 0, std::numeric_limits<std::int32_t>::max()), l);
     } else if (k == "log_dest") {

@@ -41,6 +41,7 @@ struct Setting {
 struct Security {
   Setting<std::string> password_file;  // absolute
   Setting<bool> allow_anonymous;
+  Setting<std::string> acl_file;       // absolute
 };
 
 struct Listener {
@@ -80,6 +81,7 @@ struct Settings {
   Setting<std::string> persistence_location;  // absolute
   Setting<std::int64_t> max_inflight_messages, max_queued_messages, max_queued_bytes, message_size_limit,
       max_packet_size, max_keepalive, sys_interval;
+  Setting<std::int64_t> memory_limit;  // bytes; 0: no limit (mosquitto's default)
   Setting<bool> queue_qos0_messages, retain_available;
 
   // No listener at all: mosquitto's "local only" mode.

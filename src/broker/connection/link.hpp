@@ -14,6 +14,14 @@
 // stream calls back through StreamEvents and never after close_link(). The worker frees a
 // forgotten connection at the end of the turn, not inside the callback that closed it. Worker
 // thread only.
+//
+// The memory budget (limits/memory_budget.hpp): the bytes queued here count in the worker's
+// MemoryUse. While the broker is over its budget, a link that publishes heavily (it published
+// since the last sweep and a read filled the scratch buffer) or, far over it, any link that
+// publishes, is not read: it waits on the worker's list (Turn::park_reader) until the worker
+// resumes it below the low-water mark, and TCP slows its client down. QoS 0 to a link whose
+// output is stalled (the stream did not take everything at the last flush) is dropped meanwhile.
+// Links that only acknowledge or ping keep being read, so QoS 1/2 windows still drain.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +37,7 @@
 #include "base/string_hash.hpp"
 #include "broker/config/config.hpp"
 #include "broker/connection/ack_gate.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/metrics/worker_stats.hpp"
 #include "broker/routing/outbound_message.hpp"
 #include "mqtt/decoder.hpp"
@@ -64,6 +73,9 @@ class Turn {
   // Keeps `link` while it lingers (see Link::close_link) and ends the lingering after a short
   // deadline, or at shutdown.
   virtual void linger(std::shared_ptr<Link> link) = 0;
+  // Keeps `link`, whose reading is paused for the memory budget, until the broker is below the
+  // budget's low-water mark again; then calls its resume_reading_after_budget().
+  virtual void park_reader(std::shared_ptr<Link> link) = 0;
 
  protected:
   ~Turn() = default;
@@ -75,6 +87,7 @@ struct LinkContext {
   const Config& config;
   const Clock& clock;
   WorkerStats& stats;
+  MemoryGauge& memory;  // the worker's queued bytes and whether the broker is over its budget
   PublishHeaderCache& header_cache;
   std::span<char> scratch;  // the worker's read buffer, used by one link at a time
 };
@@ -105,6 +118,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // Gives back the write queue's storage when nothing is queued (called a few times a second):
   // a busy link keeps it from one flush to the next, an idle one holds none.
   virtual void release_idle_buffers();
+  // Reads again after a pause for the memory budget (see park_reader). Idempotent.
+  void resume_reading_after_budget();
 
   // What the client negotiated at CONNECT.
   mqtt::ProtocolVersion version() const { return version_; }
@@ -115,6 +130,9 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // Ends a lingering close: the stream is closed now. Idempotent; the worker's thread.
   void end_linger();
   bool lingering() const { return lingering_; }
+  // Not read for now because the broker is over its memory budget (its client may well be
+  // sending: a keepalive must not count this time against it).
+  bool paused_for_budget() const { return (read_paused_ & pause_budget) != 0; }
   // "address:port" of the client, for log lines.
   std::string remote() const;
   const boost::asio::ip::tcp::endpoint& remote_endpoint() const { return stream_->remote(); }
@@ -126,6 +144,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   virtual void on_bytes(std::string_view data) = 0;
   // The stream ended or failed while reading or writing.
   virtual void on_lost() = 0;
+  // Reading resumes after a pause for the memory budget.
+  virtual void on_resumed() {}
 
   void start_reading() { wait_readable(); }
   // While paused for any reason no read is attempted: a CONNECT waits for its password check, a
@@ -135,6 +155,8 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   void pause_reading(Pause why) { read_paused_ |= why; }
   void resume_reading(Pause why);
   bool reading_paused(Pause why) const { return (read_paused_ & why) != 0; }
+  // The client sent a PUBLISH: reading it may pause while the broker is over its memory budget.
+  void mark_publishing() { publishing_ = true; }
   // Reads into `buffer` and hands what the stream has to on_bytes(), at most `max_reads` reads;
   // does not wait for more.
   void read_available(int max_reads, char* buffer, std::size_t size);
@@ -206,6 +228,17 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   // byte count, the statistics and the flush.
   void append_payload(std::size_t header_size, const OutboundMessage& out);
   void schedule_flush();
+  // Bytes entering and leaving the write queue, counted in out_bytes_ and the worker's MemoryUse.
+  void queued(std::size_t n) {
+    out_bytes_ += n;
+    context_.memory.use().write_buffers += n;
+  }
+  void unqueued(std::size_t n) {
+    out_bytes_ -= n;
+    context_.memory.use().write_buffers -= n;
+  }
+  // Over the memory budget, a publishing link stops here instead of reading (parked).
+  bool hold_for_budget();
   // Writes queued bytes until done or the stream is full; `closing`: do not wait for more room.
   void write_queued(bool closing);
   void wait_writable(net::Want want);
@@ -239,6 +272,12 @@ class Link : public std::enable_shared_from_this<Link>, private net::StreamEvent
   std::uint8_t read_paused_ = 0;  // Pause bits
   bool link_closed_ = false;
   bool lingering_ = false;
+  // The memory budget's view of the link, in one byte (its pause is the pause_budget bit of
+  // read_paused_). publishing_ and read_full_ are cleared every sweep (release_idle_buffers),
+  // so they describe the last quarter second or so.
+  bool publishing_ : 1 = false;  // a PUBLISH arrived since the last sweep
+  bool read_full_ : 1 = false;   // a read filled the scratch buffer since the last sweep
+  bool stalled_ : 1 = false;     // the last flush left bytes the stream did not take
 };
 
 }  // namespace hermod::broker

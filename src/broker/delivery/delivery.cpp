@@ -13,6 +13,7 @@ void Delivery::connect(const std::vector<Delivery*>* all, const std::vector<boos
   all_ = all;
   io_ = io;
   outboxes_.resize(all_->size());
+  outbox_bytes_.resize(all_->size());
 }
 
 // ---------------------------------------------------------------------------------- routing
@@ -69,7 +70,16 @@ void Delivery::route_to(const SubscriberRef& who, OutboundMessage out, PublishGa
     if (Session* s = p_.sessions.by_uid(who.session)) deliver(*s, std::move(out), gate);
     return;
   }
-  outboxes_[who.worker].push_back(Remote{who.session, std::move(out)});
+  auto& box = outboxes_[who.worker];
+  // The memory budget's count: the entry, and the message's bytes once per batch (deliveries
+  // of one message to one worker are consecutive: publish() sorts its matches by worker).
+  std::uint64_t bytes = sizeof(Remote);
+  if (box.empty() || box.back().out.message != out.message) {
+    bytes += out.message->topic().size() + out.message->payload().size();
+  }
+  outbox_bytes_[who.worker] += bytes;
+  p_.memory.outboxes += bytes;
+  box.push_back(Remote{who.session, std::move(out)});
   p_.turn.schedule_end_turn();
 }
 
@@ -77,14 +87,32 @@ void Delivery::flush_outboxes() {
   for (std::uint32_t w = 0; w < outboxes_.size(); ++w) {
     if (outboxes_[w].empty()) continue;
     Delivery& target = *(*all_)[w];
-    boost::asio::post(*(*io_)[w], [&target, batch = std::move(outboxes_[w])]() mutable { target.on_remote(batch); });
+    const std::uint64_t bytes = outbox_bytes_[w];
+    outbox_bytes_[w] = 0;
+    p_.memory.outboxes -= bytes;
+    p_.memory.batches_posted += bytes;
+    boost::asio::post(*(*io_)[w], [&target, bytes, batch = std::move(outboxes_[w])]() mutable {
+      target.on_remote(batch, bytes);
+    });
     outboxes_[w].clear();  // moved from; now certainly empty
   }
 }
 
-void Delivery::on_remote(std::vector<Remote>& batch) {
+void Delivery::on_remote(std::vector<Remote>& batch, std::uint64_t bytes) {
   for (auto& d : batch) {
     if (Session* s = p_.sessions.by_uid(d.session)) deliver(*s, std::move(d.out));
+  }
+  // Taken once handled, even if everything was dropped: the turn's end publishes the fall.
+  p_.memory.batches_taken += bytes;
+  p_.turn.schedule_end_turn();
+}
+
+void Delivery::count_queued(const OutboundMessage& out, bool entering) {
+  const auto bytes = queued_cost(out.message->topic().size(), out.message->payload().size());
+  if (entering) {
+    p_.memory.session_queues += bytes;
+  } else {
+    p_.memory.session_queues -= bytes;
   }
 }
 
@@ -95,6 +123,7 @@ void Delivery::queue_or_drop(Session& s, OutboundMessage& out) {
     p_.stats.messages_dropped.add();
     p_.writer.forget_stored(s, out);
   } else {
+    count_queued(s.queue_back(), true);
     p_.writer.store_queued(s, s.queue_back());
   }
 }
@@ -164,6 +193,7 @@ void Delivery::send_inflight(Session& s, OutboundMessage out, PublishGate* gate)
 void Delivery::pump(Session& s) {
   while (s.connection() && !s.queue_empty() && s.inflight().size() < s.connection()->inflight_limit()) {
     OutboundMessage out = s.dequeue();
+    count_queued(out, false);
     if (!may_receive(s, out)) {
       drop(s, out);
       continue;
@@ -247,6 +277,7 @@ void Delivery::end_session(Session& s) {
   });
   while (!s.queue_empty()) {
     auto out = s.dequeue();
+    count_queued(out, false);
     drop_or_hand_over(out);
   }
   p_.writer.unstore_session(s);

@@ -22,6 +22,7 @@
 #include "broker/connection/link.hpp"
 #include "broker/durability/ack_holds.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/metrics/worker_stats.hpp"
 #include "broker/policy/policy.hpp"
 #include "broker/routing/retained.hpp"
@@ -44,6 +45,7 @@ class Delivery {
     AckHolds& holds;
     Turn& turn;
     const std::shared_ptr<const Policy>& policy;  // the worker's current rules (ACL on delivery)
+    MemoryUse& memory;  // the worker's count for the memory budget: session queues, batches
   };
   explicit Delivery(Parts parts) : p_(parts) {}
   Delivery(const Delivery&) = delete;
@@ -92,7 +94,10 @@ class Delivery {
   };
   void route_to(const SubscriberRef& who, OutboundMessage out, PublishGate* gate);
   void send_inflight(Session& s, OutboundMessage out, PublishGate* gate);
-  void on_remote(std::vector<Remote>& batch);
+  // `bytes`: what the sender counted for the batch (batches_posted), counted here as taken.
+  void on_remote(std::vector<Remote>& batch, std::uint64_t bytes);
+  // The memory budget's count of a message entering or leaving a session queue.
+  void count_queued(const OutboundMessage& out, bool entering);
   // Queues `out` behind the window, or drops (and forgets) it when the queue is full.
   void queue_or_drop(Session& s, OutboundMessage& out);
   // Whether the ACL in force lets `s`'s client receive `out` now. Every delivery asks, queued
@@ -106,6 +111,7 @@ class Delivery {
   const std::vector<boost::asio::io_context*>* io_ = nullptr;
   std::vector<const RouteEntry*> matches_;   // scratch for publish()
   std::vector<std::vector<Remote>> outboxes_;  // per target worker
+  std::vector<std::uint64_t> outbox_bytes_;    // per target worker: what its outbox counts
 };
 
 }  // namespace hermod::broker

@@ -187,7 +187,13 @@ void recover(store::Store& store, RetainedStore& retained_store, const SessionDi
     w.sessions.raise_id_floor(max_id);
     w.writer.raise_id_floor(max_id);
   }
-  for (auto& [uid, placed] : sessions) placed.worker->sessions.watch(*placed.session);
+  for (auto& [uid, placed] : sessions) {
+    placed.worker->sessions.watch(*placed.session);
+    // The memory budget counts restored queues as Delivery counts queued messages.
+    placed.session->for_each_queued([&memory = placed.worker->memory](const OutboundMessage& m) {
+      memory.session_queues += queued_cost(m.message->topic().size(), m.message->payload().size());
+    });
+  }
   const auto cleaned = cleanup.count();
   if (const auto status = store.commit(cleanup); !status.ok()) {
     throw store::StoreError("cannot clean up the store in " + store.dir() + ": " + status.message());

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "broker/durability/session_writer.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/metrics/worker_stats.hpp"
 #include "broker/routing/retained.hpp"
 #include "broker/routing/route_index.hpp"
@@ -24,6 +25,7 @@ struct RecoveryTarget {
   RouteIndex& routes;
   SessionWriter& writer;
   WorkerStats& stats;
+  MemoryUse& memory;  // the memory budget's count of the session queues restored
 };
 
 // `targets[i]` is worker i's. Logs a summary line.

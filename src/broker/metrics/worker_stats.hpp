@@ -30,6 +30,11 @@ struct WorkerStats {
   Counter flapping_bans;       // bans started (limits.flapping_connects)
   Counter subscriptions;       // gauge: subscriptions of sessions homed on this worker
   Counter sessions;            // gauge: sessions homed on this worker (connected or not)
+  // The memory budget (limits/memory_budget.hpp):
+  Counter memory_exceeded;     // times this worker saw the broker's queued bytes go above it
+  Counter memory_reads_paused; // times a publishing connection's reading was paused for it
+  Counter memory_dropped;      // QoS 0 to a stalled subscriber dropped for it (also in messages_dropped)
+  Counter memory_releases;     // times freed memory was given back to the system after a fall
 };
 
 // Sums of every worker's statistics, for $SYS and metrics.
@@ -41,6 +46,9 @@ struct BrokerTotals {
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t messages_dropped = 0;
+  std::uint64_t messages_refused_acl = 0;
+  std::uint64_t subscriptions_refused_acl = 0;
+  std::uint64_t publishes_rate_limited = 0;
   std::uint64_t subscriptions = 0;
   std::uint64_t retained = 0;
   std::uint64_t connections_refused_denied = 0;
@@ -51,6 +59,11 @@ struct BrokerTotals {
   std::uint64_t logins_delayed = 0;
   std::uint64_t connects_banned = 0;
   std::uint64_t flapping_bans = 0;
+  std::uint64_t memory_used = 0;    // bytes counted against the memory budget, all workers
+  std::uint64_t memory_budget = 0;  // 0: off
+  std::uint64_t memory_exceeded = 0;
+  std::uint64_t memory_reads_paused = 0;
+  std::uint64_t memory_dropped = 0;
 };
 
 }  // namespace hermod::broker

@@ -51,6 +51,7 @@ Connection::Connection(Context& context, std::unique_ptr<net::Stream> stream, co
 }
 
 Connection::~Connection() {
+  if (inbuf_) context_.memory.use().partial_packets -= inbuf_->size();
   if (counted_) ctx().services.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -91,6 +92,7 @@ void Connection::process(std::string_view data) {
   // Decode straight from the scratch buffer unless an incomplete packet is waiting in inbuf_.
   std::string joined;
   if (inbuf_) {
+    context_.memory.use().partial_packets -= inbuf_->size();  // the memory budget's count
     joined = std::move(*inbuf_);
     inbuf_.reset();
     joined.append(data);
@@ -100,8 +102,10 @@ void Connection::process(std::string_view data) {
   const std::uint32_t limit = before_connack ? std::min(kMaxConnectSize, config().limits.max_packet_size)
                                              : config().limits.max_packet_size;
   std::size_t pos = 0;
-  // Stops early while a CONNECT waits for its password check or leaves for its home worker.
-  while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off)) {
+  // Stops early while a CONNECT waits for its password check or leaves for its home worker, and
+  // while the client is over its rate: the rest waits in inbuf_ (resume_after_pause).
+  while (pos < data.size() && !closed() && state_ != State::checking && !(parked_ && parked_->hand_off) &&
+         !reading_paused(pause_rate)) {
     if (state_ == State::awaiting_connect && (static_cast<std::uint8_t>(data[pos]) >> 4) != 1) {
       // [MQTT-3.1.0-1]: known from the first byte; not worth waiting for the rest of it.
       return fail({mqtt::ReasonCode::protocol_error, "first packet is not CONNECT"});
@@ -117,6 +121,7 @@ void Connection::process(std::string_view data) {
       if (!publish) return fail(publish.error());
       if (*publish) {
         pos += h.total_length();
+        mark_publishing();
         publish_received(**publish, nullptr);
         continue;
       }
@@ -157,6 +162,7 @@ void Connection::process(std::string_view data) {
       joined.erase(0, pos);
       inbuf_ = std::make_unique<std::string>(std::move(joined));
     }
+    context_.memory.use().partial_packets += inbuf_->size();
   }
 }
 
@@ -191,6 +197,7 @@ void Connection::on_packet(mqtt::Packet&& packet) {
           }
           handle_connect(std::move(p));
         } else if constexpr (std::is_same_v<T, Publish>) {
+          mark_publishing();
           handle_publish(std::move(p));
         } else if constexpr (std::is_same_v<T, Puback> || std::is_same_v<T, Pubrec> || std::is_same_v<T, Pubrel> ||
                              std::is_same_v<T, Pubcomp>) {
@@ -225,7 +232,8 @@ std::optional<CloseReason> Connection::timed_out(Clock::time_point now) const {
     return std::nullopt;
   }
   // [MQTT-3.1.2-24]: one and a half times the keep alive without a packet closes the connection.
-  if (state_ == State::connected && keep_alive_ > 0 &&
+  // Not while the broker does not read it (memory budget): its packets wait in the socket.
+  if (state_ == State::connected && keep_alive_ > 0 && !paused_for_budget() &&
       now - last_received_ > std::chrono::milliseconds(keep_alive_ * 1500)) {
     return CloseReason::keepalive_timeout;
   }
@@ -263,6 +271,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     logger("client")->debug("{} closed before CONNECT: {}", remote(), to_string(reason));
   }
   auto& delivery = ctx().delivery;
+  if (will && will_ && session_ && ctx().policy().acl && publish_refusal(will_->topic)) {
+    // The ACL was checked at CONNECT; a reload since may have taken the write grant away.
+    logger("client")->info("{} {}: will to \"{}\" not published: the ACL does not allow it any more", remote(),
+                           session_->client_id(), will_->topic);
+    will_.reset();
+  }
   if (will && will_) {
     const std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay > 0 && session_ && session_->persistent()) {
@@ -287,6 +301,12 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
     }
   }
   ctx().host.forget(*this);
+}
+
+void Connection::resume_after_pause(Pause why) {
+  resume_reading(why);
+  // The packets that arrived with the one that paused, first; they may pause it again.
+  guarded([&] { process({}); });
 }
 
 void Connection::release_idle_buffers() {

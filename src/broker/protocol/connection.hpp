@@ -82,6 +82,8 @@ class Connection final : public Link {
   // The CONNECT or keepalive deadline that has passed at `now`, if one has.
   std::optional<CloseReason> timed_out(Clock::time_point now) const;
   void release_idle_buffers() override;
+  // Lifts a pause of reading: decodes what waits in inbuf_, then reads again.
+  void resume_after_pause(Pause why);
 
   Session* session() const { return session_; }
   // The user name this client proved with the password file (a password or SCRAM), or null.
@@ -94,6 +96,9 @@ class Connection final : public Link {
  protected:
   void on_bytes(std::string_view data) override;
   void on_lost() override { close(CloseReason::connection_lost); }
+  void on_resumed() override {
+    if (state_ == State::connected) last_received_ = context_.clock.now();
+  }
 
  private:
   // checking: CONNECT received, its password is being checked off the worker thread.

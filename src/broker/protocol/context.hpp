@@ -16,6 +16,7 @@
 #include "broker/connection/link.hpp"
 #include "broker/delivery/delivery.hpp"
 #include "broker/durability/session_writer.hpp"
+#include "broker/limits/memory_budget.hpp"
 #include "broker/limits/admission_table.hpp"
 #include "broker/limits/flap_guard.hpp"
 #include "broker/limits/login_throttle.hpp"
@@ -42,6 +43,7 @@ struct Services {
   RetainedStore& retained;
   std::atomic<std::uint64_t>& connections;  // open connections, for max_connections
   const PolicyHolder& policy;               // the reloadable rules; workers read their own copy
+  MemoryBudget& memory;                     // the global memory budget's shared sum
   AdmissionTable& admission;                // connections per listener and per address, connect rates
   LoginThrottle& logins;                    // the delay after failed logins, per address
   RefusalLogs& refusals;                    // one log line per interval per kind of refusal

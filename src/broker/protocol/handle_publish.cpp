@@ -138,7 +138,7 @@ ReasonCode Connection::rate_check(const PublishView& p, const Limits& limits) {
     r.timer->expires_after(wait);
     r.timer->async_wait([weak = std::weak_ptr<Connection>(self())](const boost::system::error_code& ec) {
       if (ec) return;
-      if (auto conn = weak.lock(); conn && !conn->closed()) conn->resume_reading(pause_rate);
+      if (auto conn = weak.lock(); conn && !conn->closed()) conn->resume_after_pause(pause_rate);
     });
   }
   return verdict;

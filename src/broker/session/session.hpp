@@ -113,6 +113,11 @@ class Session {
   std::size_t queue_size() const { return queue_ ? queue_->messages.size() : 0; }
   OutboundMessage dequeue();
   OutboundMessage& queue_back() { return queue_->messages.back(); }
+  // Calls `f(const OutboundMessage&)` for each queued message, oldest first.
+  template <typename F>
+  void for_each_queued(F&& f) const {
+    if (queue_) for (const auto& m : queue_->messages) f(m);
+  }
 
   // Inbound QoS 2: packet ids whose PUBLISH was received and whose PUBREL was not.
   // Who the client is, for ACL checks: its user name and client id and the last verdicts. Set

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "broker/auth/acl_file.hpp"
 #include "broker/auth/password_file.hpp"
 #include "broker/config/config.hpp"
 #include "broker/config/mosquitto_convert.hpp"
@@ -13,10 +14,22 @@ namespace {
 
 namespace mosquitto = hermod::broker::mosquitto;
 
-// Why Hermod's password file parser refuses `path` ("" if it takes it).
-std::string password_file_problem(const std::string& path) {
+// Why Hermod's password file parser refuses `path`, if it does.
+mosquitto::PasswordFileProblem password_file_problem(const std::string& path) {
   try {
     hermod::broker::auth::load_password_file(path);
+    return {};
+  } catch (const hermod::broker::auth::PlainTextPasswordError& e) {
+    return {e.what(), true};
+  } catch (const hermod::broker::ConfigError& e) {
+    return {e.what(), false};
+  }
+}
+
+// Why Hermod's ACL file parser refuses `path` ("" if it takes it).
+std::string acl_file_problem(const std::string& path) {
+  try {
+    hermod::broker::auth::load_acl_file(path);
     return "";
   } catch (const hermod::broker::ConfigError& e) {
     return e.what();
@@ -47,6 +60,7 @@ int run_convert_config(const ConvertConfigOptions& o) {
     return 1;
   }
   options.password_file_problem = password_file_problem;
+  options.acl_file_problem = acl_file_problem;
   std::vector<mosquitto::Warning> warnings;
   try {
     const std::string toml = mosquitto::convert_file(o.file, options, warnings);

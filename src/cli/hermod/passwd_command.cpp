@@ -96,15 +96,55 @@ void write_file(const std::string& path, const std::string& text, bool exists) {
   }
 }
 
+// Prints, one line each: the users hashed, and those whose Mosquitto hashes stay.
+void report(const std::string& file, const auth::PasswordFileUpgrade& u) {
+  const auto names = [](const std::vector<std::string>& users) {
+    std::string out;
+    for (const auto& user : users) out += (out.empty() ? "" : ", ") + user;
+    return out;
+  };
+  if (u.hashed.empty()) {
+    std::cout << "no plain-text passwords in " << file << ", left unchanged\n";
+  } else {
+    std::cout << "hashed the plain-text password" << (u.hashed.size() == 1 ? "" : "s") << " of " << names(u.hashed)
+              << " in " << file << "\n";
+  }
+  if (!u.mosquitto_hashes.empty()) {
+    std::cout << "kept the Mosquitto password hash" << (u.mosquitto_hashes.size() == 1 ? "" : "es") << " of "
+              << names(u.mosquitto_hashes)
+              << ": such hashes serve plain-password logins but not SCRAM-SHA-256, and cannot be converted "
+                 "without the password; `hermod passwd "
+              << file << " USER` sets a new one\n";
+  }
+}
+
+int run_upgrade(const PasswdOptions& o) {
+  bool exists = false;
+  const std::string text = read_file(o.file, exists);
+  if (!exists) throw Failure(o.file + ": no such file");
+  const auto upgraded =
+      auth::upgrade_password_file(text, o.file, o.iterations ? o.iterations : auth::kDefaultIterations);
+  if (!upgraded.hashed.empty()) write_file(o.file, upgraded.text, exists);
+  report(o.file, upgraded);
+  return 0;
+}
+
 }  // namespace
 
 CLI::App* add_passwd_command(CLI::App& app, PasswdOptions& o) {
-  auto* cmd = app.add_subcommand("passwd", "add, change or remove a user of a password file (see docs/security.md)");
+  auto* cmd = app.add_subcommand(
+      "passwd", "add, change or remove a user of a password file, or hash its plain-text passwords with -U "
+                "(see docs/security.md)");
   cmd->add_option("file", o.file, "the password file (created if missing)")->required();
-  cmd->add_option("user", o.user, "the user name")->required();
-  cmd->add_option("-p,--password", o.password,
-                  "the password (default: read from standard input, asked twice on a terminal)");
-  cmd->add_flag("-D,--delete", o.remove, "remove the user");
+  cmd->add_option("user", o.user, "the user name (none with -U)");
+  auto* password = cmd->add_option("-p,--password", o.password,
+                                    "the password (default: read from standard input, asked twice on a terminal)");
+  auto* remove = cmd->add_flag("-D,--delete", o.remove, "remove the user");
+  cmd->add_flag("-U,--upgrade", o.upgrade,
+                "hash every plain-text `user:password` line of FILE into a SCRAM-SHA-256 entry, in place; other "
+                "entries stay as they are")
+      ->excludes(password)
+      ->excludes(remove);
   cmd->add_option("--iterations", o.iterations,
                   "PBKDF2 iterations (default " + std::to_string(auth::kDefaultIterations) +
                       "; more resists password guessing longer and costs more per CONNECT)")
@@ -114,6 +154,11 @@ CLI::App* add_passwd_command(CLI::App& app, PasswdOptions& o) {
 
 int run_passwd(const PasswdOptions& o) {
   try {
+    if (o.upgrade) {
+      if (!o.user.empty()) throw Failure("-U upgrades a whole file: no user name with it");
+      return run_upgrade(o);
+    }
+    if (o.user.empty()) throw Failure("a user name is required (or -U to hash a file's plain-text passwords)");
     if (auto problem = auth::username_problem(o.user); !problem.empty()) throw Failure(problem);
     bool exists = false;
     const std::string text = read_file(o.file, exists);

@@ -33,6 +33,7 @@ struct FakePeer {
   std::string output;            // every byte the broker wrote
   bool closed_by_broker = false;
   bool write_shut = false;
+  bool stall_writes = false;     // the client reads nothing: writes take no byte, waits never end
   mqtt::StreamDecoder decoder;   // over `output`, for packets()
   std::function<void()> wake;    // set by the stream: a read wait completes
   int streams = 0;               // streams attached so far (2 after a hand-off)
@@ -99,6 +100,7 @@ class FakeStream final : public net::Stream {
 
   net::IoResult try_writev(std::span<const asio::const_buffer> buffers) override {
     if (closed_ || peer_->write_shut) return {0, net::Want::nothing, true, asio::error::broken_pipe};
+    if (peer_->stall_writes) return {0, net::Want::write};
     std::size_t n = 0;
     for (const auto& b : buffers) {
       peer_->wrote(std::string_view(static_cast<const char*>(b.data()), b.size()));
@@ -110,7 +112,7 @@ class FakeStream final : public net::Stream {
   void async_wait(net::Side side, net::Want want) override {
     if (closed_ || detached_) return;
     if (side == net::Side::writing || want == net::Want::write) {
-      call_back(side);  // the peer always takes more
+      if (!peer_->stall_writes) call_back(side);  // the peer takes more (unless it stalls)
       return;
     }
     read_waiting_ = true;

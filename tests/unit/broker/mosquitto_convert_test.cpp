@@ -34,6 +34,7 @@ class Convert : public ::testing::Test {
     ConvertOptions o;
     o.cwd = dir_.path();
     o.password_file_problem = problem_;
+    o.acl_file_problem = acl_problem_;
     std::vector<Warning> w;
     Converted c;
     c.toml = convert_text(text, "m.conf", o, w);
@@ -57,7 +58,8 @@ class Convert : public ::testing::Test {
   std::string abs(const std::string& name) const { return (dir_.path() / name).string(); }
 
   TempDir dir_;
-  std::function<std::string(const std::string&)> problem_;
+  std::function<PasswordFileProblem(const std::string&)> problem_;
+  std::function<std::string(const std::string&)> acl_problem_;
 };
 
 // --- listeners
@@ -324,16 +326,18 @@ TEST_F(Convert, AllowAnonymous) {
 }
 
 TEST_F(Convert, PasswordFileHermodCanReadIsCarriedOver) {
-  problem_ = [](const std::string&) { return std::string(); };
+  problem_ = [](const std::string&) { return PasswordFileProblem{}; };
   const auto c = run("listener 1883 127.0.0.1\npassword_file users.pw\n");
   EXPECT_EQ(c.config.auth.password_file, abs("users.pw"));
   EXPECT_FALSE(c.config.auth.allow_anonymous);
   EXPECT_TRUE(c.warnings.empty()) << c.all_warnings();
 }
 
-TEST_F(Convert, MosquittoPasswordFileBecomesAnEmptyOneWithAWarning) {
+TEST_F(Convert, PasswordFileHermodCannotReadBecomesAnEmptyOneWithAWarning) {
   dir_.write("passwd", "alice:$7$101$salt$hash\nbob:$7$101$salt$hash\n");
-  problem_ = [](const std::string& path) { return path + ":1: expected user:$scram-sha-256$..."; };
+  problem_ = [](const std::string& path) {
+    return PasswordFileProblem{path + ":1: user \"alice\": the salt is not base64", false};
+  };
   const auto c = run("listener 1883 127.0.0.1\npassword_file passwd\nallow_anonymous true\n");
   EXPECT_EQ(c.config.auth.password_file, "/dev/null");
   EXPECT_TRUE(c.config.auth.allow_anonymous);
@@ -342,8 +346,22 @@ TEST_F(Convert, MosquittoPasswordFileBecomesAnEmptyOneWithAWarning) {
   EXPECT_NE(c.toml.find("hermod passwd"), std::string::npos) << c.toml;
 }
 
+TEST_F(Convert, PlainTextPasswordFileIsNamedWithAWarningToRunHermodPasswdU) {
+  dir_.write("passwd", "alice:secret\n");
+  problem_ = [](const std::string& path) {
+    return PasswordFileProblem{path + ":1: user \"alice\" has a plain-text password", true};
+  };
+  const auto c = run("listener 1883 127.0.0.1\npassword_file passwd\n");
+  EXPECT_EQ(c.config.auth.password_file, abs("passwd")) << "once hashed, the same file serves";
+  EXPECT_TRUE(c.warned("m.conf:2: password_file: the file holds plain-text passwords")) << c.all_warnings();
+  EXPECT_NE(c.all_warnings().find("Run `hermod passwd -U " + abs("passwd") + "` before starting Hermod"),
+            std::string::npos)
+      << c.all_warnings();
+  EXPECT_NE(c.toml.find("hermod passwd -U"), std::string::npos) << c.toml;
+}
+
 TEST_F(Convert, PerListenerSettingsThatAgreeBecomeTheGlobalOnes) {
-  problem_ = [](const std::string&) { return std::string(); };
+  problem_ = [](const std::string&) { return PasswordFileProblem{}; };
   const auto c = run("per_listener_settings true\nlistener 1883 127.0.0.1\npassword_file /pw\n"
                      "listener 1884 127.0.0.1\npassword_file /pw\n");
   EXPECT_EQ(c.config.auth.password_file, "/pw");
@@ -352,7 +370,7 @@ TEST_F(Convert, PerListenerSettingsThatAgreeBecomeTheGlobalOnes) {
 }
 
 TEST_F(Convert, PerListenerSettingsThatDifferBecomeTheStrictest) {
-  problem_ = [](const std::string&) { return std::string(); };
+  problem_ = [](const std::string&) { return PasswordFileProblem{}; };
   const auto c = run("per_listener_settings true\n"
                      "listener 1883 127.0.0.1\nallow_anonymous true\n"
                      "listener 1884 127.0.0.1\npassword_file /pw\n");
@@ -371,22 +389,80 @@ TEST_F(Convert, PerListenerSettingsAfterASecurityOptionIsAnError) {
 
 // --- limits, store, broker
 
-TEST_F(Convert, MaxConnectionsOfOneListener) {
-  EXPECT_EQ(run("listener 1883 127.0.0.1\nmax_connections 50\nallow_anonymous true\n").config.limits.max_connections,
-            50u);
-  EXPECT_EQ(run("listener 1883 127.0.0.1\nmax_connections -1\nallow_anonymous true\n").config.limits.max_connections,
+TEST_F(Convert, MaxConnectionsStaysWithItsListener) {
+  const auto one = run("listener 1883 127.0.0.1\nmax_connections 50\nallow_anonymous true\n");
+  EXPECT_EQ(one.config.listeners[0].max_connections, 50u);
+  EXPECT_EQ(one.config.limits.max_connections, 0u) << "not summed into the global limit";
+  EXPECT_TRUE(one.warnings.empty()) << one.all_warnings();
+  // -1 (mosquitto's default) and 0 mean no limit, as Hermod's 0 does.
+  EXPECT_EQ(run("listener 1883 127.0.0.1\nmax_connections -1\nallow_anonymous true\n").config.listeners[0].max_connections,
             0u);
+  EXPECT_EQ(run("listener 1883 127.0.0.1\nmax_connections 0\nallow_anonymous true\n").config.listeners[0].max_connections,
+            0u);
+  const auto two = run("listener 1883 127.0.0.1\nmax_connections 50\nlistener 1884 127.0.0.1\n"
+                       "listener 1885 127.0.0.1\nmax_connections 20\nallow_anonymous true\n");
+  ASSERT_EQ(two.config.listeners.size(), 3u);
+  EXPECT_EQ(two.config.listeners[0].max_connections, 50u);
+  EXPECT_EQ(two.config.listeners[1].max_connections, 0u) << "a listener without a limit keeps none";
+  EXPECT_EQ(two.config.listeners[2].max_connections, 20u);
+  EXPECT_EQ(two.config.limits.max_connections, 0u);
+  EXPECT_TRUE(two.warnings.empty()) << two.all_warnings();
+  const auto default_listener = run("max_connections 4\nlistener 8883 127.0.0.1\nallow_anonymous true\n");
+  EXPECT_EQ(default_listener.config.listeners[0].max_connections, 4u) << "the default listener's";
+  EXPECT_EQ(default_listener.config.listeners[1].max_connections, 0u);
 }
 
-TEST_F(Convert, MaxConnectionsOfSeveralListenersIsTheirSum) {
-  const auto c = run("listener 1883 127.0.0.1\nmax_connections 50\nlistener 1884 127.0.0.1\nmax_connections 20\n"
-                     "allow_anonymous true\n");
-  EXPECT_EQ(c.config.limits.max_connections, 70u);
-  EXPECT_TRUE(c.warned("m.conf:2: max_connections: Hermod's limits.max_connections counts every listener together"))
+TEST_F(Convert, MemoryLimitBecomesTheMemoryBudgetWithAWarning) {
+  const auto c = run("listener 1883 127.0.0.1\nallow_anonymous true\nmemory_limit 268435456\n");
+  EXPECT_EQ(c.config.limits.memory_budget, 268435456u);
+  EXPECT_TRUE(c.warned("m.conf:3: memory_limit: limits.memory_budget = 268435456: Hermod counts what its queues "
+                       "hold, not the whole heap"))
       << c.all_warnings();
-  const auto u = run("listener 1883 127.0.0.1\nmax_connections 50\nlistener 1884 127.0.0.1\nallow_anonymous true\n");
-  EXPECT_EQ(u.config.limits.max_connections, 0u) << "another listener has no limit";
-  EXPECT_TRUE(u.warned("m.conf:2: max_connections:")) << u.all_warnings();
+  const auto small = run("listener 1883 127.0.0.1\nallow_anonymous true\nmemory_limit 1000\n");
+  EXPECT_EQ(small.config.limits.memory_budget, 1048576u);
+  EXPECT_TRUE(small.warned("m.conf:3: memory_limit: limits.memory_budget = 1048576 (Hermod's smallest)"))
+      << small.all_warnings();
+  const auto none = run("listener 1883 127.0.0.1\nallow_anonymous true\nmemory_limit 0\n");
+  EXPECT_EQ(none.config.limits.memory_budget, Limits{}.memory_budget) << "Hermod's default budget stays";
+  EXPECT_TRUE(none.warned("m.conf:3: memory_limit: 0 (no limit, mosquitto's default) is not carried over"))
+      << none.all_warnings();
+  EXPECT_EQ(run("listener 1883 127.0.0.1\nallow_anonymous true\n").config.limits.memory_budget,
+            Limits{}.memory_budget);
+  EXPECT_EQ(error("listener 1883\nmemory_limit -1\n"), "m.conf:2: memory_limit: -1 is negative (mosquitto refuses it)");
+}
+
+TEST_F(Convert, AclFileIsCarriedOverAsItIs) {
+  const auto c = run("listener 1883 127.0.0.1\nallow_anonymous true\nacl_file acl\n");
+  EXPECT_EQ(c.config.auth.acl_file, abs("acl"));
+  EXPECT_TRUE(c.warnings.empty()) << c.all_warnings();
+  EXPECT_EQ(run("listener 1883 127.0.0.1\nallow_anonymous true\n").config.auth.acl_file, "");
+}
+
+TEST_F(Convert, AclFileHermodCannotReadIsAWarning) {
+  acl_problem_ = [](const std::string& path) { return path + ":2: topic: unknown access \"sometimes\""; };
+  const auto c = run("listener 1883 127.0.0.1\nallow_anonymous true\nacl_file acl\n");
+  EXPECT_EQ(c.config.auth.acl_file, abs("acl")) << "named as it is: Hermod refuses to start with it, failing closed";
+  EXPECT_TRUE(c.warned("m.conf:3: acl_file: Hermod cannot read this file (" + abs("acl") + ":2: topic:"))
+      << c.all_warnings();
+}
+
+TEST_F(Convert, PerListenerAclFilesBecomeOneWithWarnings) {
+  const auto c = run("per_listener_settings true\n"
+                     "listener 1883 127.0.0.1\nallow_anonymous true\nacl_file /a.acl\n"
+                     "listener 1884 127.0.0.1\nallow_anonymous true\nacl_file /b.acl\n"
+                     "listener 1885 127.0.0.1\nallow_anonymous true\n");
+  EXPECT_EQ(c.config.auth.acl_file, "/a.acl");
+  EXPECT_TRUE(c.warned("m.conf:7: acl_file: Hermod has one ACL file for every listener: /a.acl (m.conf:4) is used "
+                       "instead"))
+      << c.all_warnings();
+  EXPECT_TRUE(c.warned("m.conf:8: per_listener_settings: the listener at m.conf:8 has no acl_file, so mosquitto let "
+                       "its clients use every topic; Hermod applies /a.acl on every listener"))
+      << c.all_warnings();
+  const auto same = run("per_listener_settings true\n"
+                        "listener 1883 127.0.0.1\nallow_anonymous true\nacl_file /a.acl\n"
+                        "listener 1884 127.0.0.1\nallow_anonymous true\nacl_file /a.acl\n");
+  EXPECT_EQ(same.config.auth.acl_file, "/a.acl");
+  EXPECT_TRUE(same.warnings.empty()) << same.all_warnings();
 }
 
 TEST_F(Convert, InflightAndQueueLimits) {
@@ -455,7 +531,7 @@ TEST_F(Convert, NumberThatIsNotANumberIsAnError) {
 TEST_F(Convert, KeysNotCarriedOverAreWarningsWithFileLineAndWhy) {
   const auto c = run(
       "pid_file /run/mosquitto.pid\n"
-      "acl_file /etc/mosquitto/acl\n"
+      "check_retain_source true\n"
       "log_dest file /var/log/mosquitto.log\n"
       "log_dest stderr\n"
       "auth_plugin /usr/lib/x.so\n"
@@ -468,7 +544,9 @@ TEST_F(Convert, KeysNotCarriedOverAreWarningsWithFileLineAndWhy) {
   EXPECT_EQ(c.warnings, (std::vector<std::string>{
                             "m.conf:1: pid_file: Hermod writes no pid file (under systemd it reports readiness with "
                             "Type=notify)",
-                            "m.conf:2: acl_file: carried over once Hermod has ACLs",
+                            "m.conf:2: check_retain_source: not supported by Hermod: a retained message is not "
+                            "checked again against its publisher's write access (every delivery is checked against "
+                            "the subscriber's read access)",
                             "m.conf:3: log_dest: Hermod logs to stderr (the journal under systemd); [broker] "
                             "log_level chooses how much",
                             "m.conf:5: auth_plugin: Hermod has no plugins",
@@ -484,11 +562,11 @@ TEST_F(Convert, KeysNotCarriedOverAreWarningsWithFileLineAndWhy) {
 
 TEST_F(Convert, WarningsOfIncludedFilesNameThemInReadingOrder) {
   dir_.write("conf.d/b.conf", "log_type all\n");
-  dir_.write("conf.d/a.conf", "\n\nacl_file /acl\n");
+  dir_.write("conf.d/a.conf", "\n\ncheck_retain_source true\n");
   const auto c = run("pid_file /p\ninclude_dir conf.d\nuser mosquitto\n  # indented\n");
   ASSERT_EQ(c.warnings.size(), 5u) << c.all_warnings();
   EXPECT_EQ(c.warnings[0].rfind("m.conf:1: pid_file:", 0), 0u);
-  EXPECT_EQ(c.warnings[1].rfind("conf.d/a.conf:3: acl_file:", 0), 0u);
+  EXPECT_EQ(c.warnings[1].rfind("conf.d/a.conf:3: check_retain_source:", 0), 0u);
   EXPECT_EQ(c.warnings[2].rfind("conf.d/b.conf:1: log_type:", 0), 0u);
   EXPECT_EQ(c.warnings[3].rfind("m.conf:3: user:", 0), 0u);
   EXPECT_EQ(c.warnings[4].rfind("m.conf:4: a comment must start", 0), 0u) << c.all_warnings();

@@ -74,6 +74,30 @@ TEST(Scram, UnknownUserGetsAStableSaltAndFailsOnlyAtTheProof) {
   EXPECT_EQ(last.data, "e=invalid-proof");
 }
 
+TEST(Scram, UserWithAMosquittoHashFailsExactlyLikeAnUnknownUser) {
+  // "user" has a $7$ entry (mosquitto_passwd's, password "secret"): no SCRAM credential.
+  auto table = std::make_shared<PasswordTable>();
+  std::string error;
+  table->add("user", *parse_mosquitto_hash("$7$101$uDRwLM04SOcwGytn$hFJ6qN0zsMLz/xQYuDtKqT0V7i7iTI8RN0u8VVU9ipL+EAQvSp+"
+                                           "aECRJYwGLtkclF/1pQt+2nDblMUnP4L1mKg==",
+                                           error));
+  ScramServerExchange mosquitto_user(table, "nonce", "key");
+  ScramServerExchange unknown_user(std::make_shared<PasswordTable>(), "nonce", "key");
+  const auto first = mosquitto_user.step("n,,n=user,r=abc");
+  ASSERT_EQ(first.outcome, Outcome::continue_auth);
+  EXPECT_EQ(first.data, unknown_user.step("n,,n=user,r=abc").data)
+      << "the same made-up salt and iterations as if \"user\" were unknown";
+  EXPECT_EQ(first.data.find("uDRwLM04SOcwGytn"), std::string::npos) << "not the Mosquitto salt";
+  const std::string final_message = "c=biws,r=abcnonce,p=" + base64_encode(std::string(32, 'x'));
+  const auto last = mosquitto_user.step(final_message);
+  const auto unknown_last = unknown_user.step(final_message);
+  EXPECT_EQ(last.outcome, Outcome::failure);
+  EXPECT_EQ(last.data, unknown_last.data) << "the client is told nothing more";
+  EXPECT_EQ(last.data, "e=invalid-proof");
+  EXPECT_EQ(last.detail, "user \"user\" has a Mosquitto $7$ password hash, no SCRAM-SHA-256 credential");
+  EXPECT_EQ(unknown_last.detail, "unknown user \"user\"");
+}
+
 TEST(Scram, NonceMustBeTheCombinedOne) {
   auto ex = rfc_exchange();
   ex.step(kClientFirst);

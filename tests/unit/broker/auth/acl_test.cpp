@@ -145,6 +145,9 @@ TEST(AclFile, ErrorsNameTheLine) {
   EXPECT_EQ(error("\n\npattern read a/x%u\n"),
             "acl:3: pattern: %u and %c must be a whole topic level (\"a/%u/b\"), not part of \"x%u\"");
   EXPECT_EQ(error("topic\n"), "acl:1: topic: a topic filter is missing");
+  EXPECT_EQ(error("topic readonly a/b\n"),
+            "acl:1: topic: unknown access \"readonly\" (expected read, write, readwrite or deny)");
+  EXPECT_EQ(error("topic a b\n"), "acl:1: topic: unknown access \"a\" (expected read, write, readwrite or deny)");
 }
 
 TEST(AclFile, AMissingFileIsAnError) {
