@@ -161,7 +161,7 @@ void Broker::reload_policy() {
       }
     } catch (const ConfigError& e) {
       // The files below are read again all the same, from the paths in force.
-      logger("broker")->error("reload: configuration not read, its previous values stay in force: {}", e.what());
+      logger("broker")->warn("reload: configuration not read, its previous values stay in force: {}", e.what());
     }
   }
   if (!config_.auth.password_file.empty()) (void)auth_.reload();
@@ -178,7 +178,7 @@ void Broker::reload_policy() {
                            next->acl->rule_count() == 1 ? "" : "s");
     } catch (const ConfigError& e) {
       // Never fail open: a file that does not parse changes nothing.
-      logger("auth")->error("reload: ACL not reloaded, the previous rules stay in force: {}", e.what());
+      logger("auth")->warn("reload: ACL not reloaded, the previous rules stay in force: {}", e.what());
       running->auth.acl_file = current->config->auth.acl_file;
     }
   }
@@ -238,6 +238,9 @@ BrokerTotals Broker::totals() const {
     t.subscriptions_refused_acl += s.subscriptions_refused_acl.get();
     t.publishes_rate_limited += s.publishes_rate_limited.get();
     t.subscriptions += s.subscriptions.get();
+    t.memory_exceeded += s.memory_exceeded.get();
+    t.memory_reads_paused += s.memory_reads_paused.get();
+    t.memory_dropped += s.memory_dropped.get();
     t.connections_refused_denied += s.connections_refused_denied.get();
     t.connections_refused_listener_full += s.connections_refused_listener_full.get();
     t.connections_refused_address_full += s.connections_refused_address_full.get();
@@ -246,9 +249,6 @@ BrokerTotals Broker::totals() const {
     t.logins_delayed += s.logins_delayed.get();
     t.connects_banned += s.connects_banned.get();
     t.flapping_bans += s.flapping_bans.get();
-    t.memory_exceeded += s.memory_exceeded.get();
-    t.memory_reads_paused += s.memory_reads_paused.get();
-    t.memory_dropped += s.memory_dropped.get();
   }
   t.retained = retained_.size();
   t.memory_used = memory_.used();

@@ -51,6 +51,11 @@ struct BrokerTotals {
   std::uint64_t publishes_rate_limited = 0;
   std::uint64_t subscriptions = 0;
   std::uint64_t retained = 0;
+  std::uint64_t memory_used = 0;    // bytes counted against the memory budget, all workers
+  std::uint64_t memory_budget = 0;  // 0: off
+  std::uint64_t memory_exceeded = 0;
+  std::uint64_t memory_reads_paused = 0;
+  std::uint64_t memory_dropped = 0;
   std::uint64_t connections_refused_denied = 0;
   std::uint64_t connections_refused_listener_full = 0;
   std::uint64_t connections_refused_address_full = 0;
@@ -59,11 +64,6 @@ struct BrokerTotals {
   std::uint64_t logins_delayed = 0;
   std::uint64_t connects_banned = 0;
   std::uint64_t flapping_bans = 0;
-  std::uint64_t memory_used = 0;    // bytes counted against the memory budget, all workers
-  std::uint64_t memory_budget = 0;  // 0: off
-  std::uint64_t memory_exceeded = 0;
-  std::uint64_t memory_reads_paused = 0;
-  std::uint64_t memory_dropped = 0;
 };
 
 }  // namespace hermod::broker
