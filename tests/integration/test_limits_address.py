@@ -26,6 +26,7 @@ from mqtt5_raw import CONTINUE_AUTHENTICATION, RawClient5
 from mqtt_raw import CONNACK, PINGRESP, PUBLISH, RawClient
 from proxy_broker import v1_header
 from scram import auth_props, begin, check_challenge, connect_scram, ScramClient
+from tls_broker import listening, tls_pki  # noqa: F401 (tls_pki: a fixture, the test PKI)
 
 pytestmark = pytest.mark.hermod_only("per-address limits, login delay and flapping ban are Hermod's")
 
@@ -93,6 +94,8 @@ def limits_broker(make_broker, tmp_path):
         rewrite(limits, listener)
         b = make_broker(port=port, config_file=False, args=("-c", str(path)))
         b.rewrite, b.ports = rewrite, ports
+        for p in ports:  # without connecting: that would count against the limits under test
+            wait_for(lambda: listening(p), message=f"the listener on port {p}")
         return b
 
     return make
@@ -234,10 +237,12 @@ def test_listener_max_connections_counts_every_address_and_worker(limits_broker)
     try:
         refused_at_accept(b.port, "127.0.0.5", "the 4th connection of a listener with max_connections 3")
         held.pop().close()
-        wait_for(lambda: try_connect(b, "127.0.0.5"), timeout=3.0, message="room once one closed")
-        # At least the probe's refusal: a try of the wait above may have come before the close
-        # was handled, and been refused and counted too.
-        assert sys_value(b, "$SYS/broker/connections/refused/listener_full", 1) >= 1
+        # Until the broker has read the close, a try is refused (and counted) too.
+        tries = []
+        wait_for(lambda: tries.append(1) or try_connect(b, "127.0.0.5"), timeout=3.0,
+                 message="room once one closed")
+        refused = len(tries)  # the 4th connection, and every try but the last
+        assert sys_value(b, "$SYS/broker/connections/refused/listener_full", refused) == refused
     finally:
         close_all(held)
 
@@ -519,3 +524,51 @@ def try_connect_id(broker, cid: str, expect: Optional[int] = None) -> int:
     if expect is not None:
         assert code == expect, f"CONNECT of {cid}: {code}, expected {expect}"
     return code
+
+
+# --------------------------------------------------------------------------------------------
+# Per-connection refusals of the transports, one log line per interval
+
+
+def closed_silently(port: int, data: bytes, source: str = "127.0.0.1") -> None:
+    with socket.create_connection((HOST, port), timeout=5.0, source_address=(source, 0)) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        deadline = time.monotonic() + 5.0
+        got = b""
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([s], [], [], deadline - time.monotonic())
+            if not readable:
+                break
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                return
+            if not chunk:
+                break
+            got += chunk
+        else:
+            raise AssertionError("the broker closes the connection within 5 s")
+        assert b"\x20" not in got[:1], f"no CONNACK: {got!r}"
+
+
+def test_proxy_and_tls_refusals_are_logged_once_per_interval(limits_broker, tls_pki):
+    pki = tls_pki
+    b = limits_broker(extra_listeners=[
+        {"proxy_protocol": True, "trusted_proxies": ["127.0.0.2"]},
+        {"transport": "tls", "cert_file": str(pki.server_ec.cert), "key_file": str(pki.server_ec.key)}])
+    proxy_port, tls_port = b.ports
+    for _ in range(3):
+        closed_silently(proxy_port, v1_header("192.0.2.1", 1000))  # from 127.0.0.1: not trusted
+        closed_silently(proxy_port, b"GET / HTTP/1.0\r\n\r\n", source="127.0.0.2")  # no header
+        closed_silently(tls_port, mqtt_raw.connect(unique_id("plain")))  # not TLS
+    assert sys_value(b, "$SYS/broker/connections/refused/untrusted_proxy", 3) == 3
+    for reason in ("(not a trusted proxy of the listener)", "(no valid PROXY protocol header)",
+                   "(failed TLS handshake)"):
+        wait_for(lambda: log_lines(b, reason), message=f"a line {reason}")
+        lines = log_lines(b, reason)
+        assert len(lines) == 1, f"three refusals, one line {reason} at info level: {lines}"
+    # The per-connection lines are at debug level, which this broker does not log.
+    assert not log_lines(b, "refused: not a trusted proxy"), b.stderr_tail()

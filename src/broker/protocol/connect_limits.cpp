@@ -40,7 +40,8 @@ bool Connection::flap_check(const std::string& client_id) {
   if (verdict == FlapGuard::Verdict::allowed) return true;
   if (verdict == FlapGuard::Verdict::ban_started) {
     context_.stats.flapping_bans.add();
-    logger("limits")->info("client id \"{}\" banned for {} s: it connected {} times within {} s (limits.flapping_*)",
+    // Debug: many client ids could each start one; the RateLimitedLog below names them.
+    logger("limits")->debug("client id \"{}\" banned for {} s: it connected {} times within {} s (limits.flapping_*)",
                            client_id, ctx().policy().limits().flapping_ban, ctx().policy().limits().flapping_connects,
                            ctx().policy().limits().flapping_window);
   }
