@@ -420,6 +420,11 @@ def test_max_connections_stays_with_its_listener(confdir, make_broker):
     assert not has_warning(warnings, r".*max_connections"), warnings
     text = conf.with_name("converted.toml").read_text()
     assert text.count("max_connections = 1") == 1 and "[limits]\nmax_connections" not in text, text
+    # Fresh ports for the second pair of brokers: the first pair's may still be closing, and a
+    # broker taken for started on a port its predecessor held got SIGTERM before its handler.
+    limited, open_port = free_port(), free_port()
+    conf.write_text(f"{USER_LINE}allow_anonymous true\nlistener {limited} 127.0.0.1\nmax_connections 1\n"
+                    f"listener {open_port} 127.0.0.1\n")
     compare(make_broker, conf, [limited, open_port],
             {"a client on the other listener while the limited one is full": with_one_held(open_port)},
             {"a client on the other listener while the limited one is full": True})
