@@ -56,9 +56,8 @@ void RuleTree::add(std::string_view filter, Access access, bool pattern) {
 }
 
 std::uint8_t RuleTree::match(std::string_view topic, const AclSubject& who) const {
-  std::uint8_t bits = 0;
-  match_from(root_, topic, false, true, who, bits);
-  return bits;
+  // A topic name has no '+' or '#' level, and for such a "filter" covering is matching.
+  return cover(topic, who);
 }
 
 std::uint8_t RuleTree::cover(std::string_view filter, const AclSubject& who) const {
@@ -67,24 +66,7 @@ std::uint8_t RuleTree::cover(std::string_view filter, const AclSubject& who) con
   return bits;
 }
 
-// `rest` holds the levels still to match (none when `at_end`); `first` while at the root.
-void RuleTree::match_from(const Node& n, std::string_view rest, bool at_end, bool first, const AclSubject& who,
-                          std::uint8_t& bits) const {
-  if (at_end) {
-    // "a/#" matches "a" too.
-    bits |= n.access | (n.hash ? n.hash->access : 0);
-    return;
-  }
-  const auto [level, next, last] = split(rest);
-  const bool dollar = first && !level.empty() && level.front() == '$';
-  if (n.hash && !dollar) bits |= n.hash->access;
-  if (const auto it = n.children.find(level); it != n.children.end()) match_from(*it->second, next, last, false, who, bits);
-  if (dollar) return;
-  if (n.plus) match_from(*n.plus, next, last, false, who, bits);
-  if (n.user && who.user && *who.user == level) match_from(*n.user, next, last, false, who, bits);
-  if (n.client && who.client_id == level) match_from(*n.client, next, last, false, who, bits);
-}
-
+// `rest` holds the levels still to cover (none when `at_end`); `first` while at the root.
 void RuleTree::cover_from(const Node& n, std::string_view rest, bool at_end, bool first, const AclSubject& who,
                           std::uint8_t& bits) const {
   if (at_end) {
@@ -124,14 +106,7 @@ const RuleTree* Acl::own(const AclSubject& who) const {
   return it == users_.end() ? nullptr : &it->second;
 }
 
-std::uint8_t Acl::match(std::string_view topic, const AclSubject& who) const {
-  std::uint8_t bits = patterns_.match(topic, who);
-  if (const RuleTree* t = own(who)) bits |= t->match(topic, who);
-  if (!clients_.empty()) {
-    if (const auto it = clients_.find(who.client_id); it != clients_.end()) bits |= it->second.match(topic, who);
-  }
-  return bits;
-}
+std::uint8_t Acl::match(std::string_view topic, const AclSubject& who) const { return cover(topic, who); }
 
 std::uint8_t Acl::cover(std::string_view filter, const AclSubject& who) const {
   std::uint8_t bits = patterns_.cover(filter, who);

@@ -54,8 +54,6 @@ class RuleTree {
     std::unique_ptr<Node> plus, hash, user, client;  // '+', '#', %u, %c
     std::uint8_t access = 0;                         // rules ending at this node
   };
-  void match_from(const Node& n, std::string_view rest, bool at_end, bool first, const AclSubject& who,
-                  std::uint8_t& bits) const;
   void cover_from(const Node& n, std::string_view rest, bool at_end, bool first, const AclSubject& who,
                   std::uint8_t& bits) const;
 
