@@ -153,9 +153,12 @@ def test_memory_budget_holds_while_a_stalled_subscriber_is_flooded(make_broker, 
             f"({BUDGET / MIB:.0f} MiB) plus the margin ({MARGIN[kind] / MIB:.0f} MiB)")
     # Other processes on a 2-core machine put 2-3 ms into whole windows of a Python client's
     # round trips (measured at load average 6): the unloaded figure is taken as at least 1 ms
-    # before doubling. Both are the best of ten windows.
-    assert loaded_p99 <= 2 * max(unloaded_p99, 1.0), (
-        f"a light client's p99 went from {unloaded_p99:.2f} ms to {loaded_p99:.2f} ms under the flood")
+    # before doubling. Both are the best of ten windows. Not under TSan: its 5-15x slowdown lets
+    # the flood take both cores of the broker (seen: 0.15 ms unloaded, 2.9 ms loaded), so the
+    # figure says what TSan costs, not what the budget keeps.
+    if kind != "tsan":
+        assert loaded_p99 <= 2 * max(unloaded_p99, 1.0), (
+            f"a light client's p99 went from {unloaded_p99:.2f} ms to {loaded_p99:.2f} ms under the flood")
 
     # The flood is over: the queues empty and the memory goes back to the system. Not all of
     # it (allocator pages that still hold a live block stay): a third of the growth is the bound

@@ -24,17 +24,22 @@ void RouteIndex::change(std::vector<SubscriptionChange> changes, std::function<v
     return;
   }
   auto shared = std::make_shared<const std::vector<SubscriptionChange>>(std::move(changes));
-  // Touched only on this thread: each replica's acknowledgement is posted back here.
+  // Touched only on this thread: each replica's acknowledgement is posted back here. The
+  // completion (which may hold the last reference to a connection) is moved along, never
+  // copied, so it is run and destroyed here and not on a replica's thread.
   auto remaining = std::make_shared<std::uint32_t>(n - 1);
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
   boost::asio::io_context& home = *(*io_)[worker_];
   for (std::uint32_t w = 0; w < n; ++w) {
     if (w == worker_) continue;
     RouteIndex& other = *(*all_)[w];
-    boost::asio::post(*(*io_)[w], [&other, &home, shared, remaining, finish] {
+    boost::asio::post(*(*io_)[w], [&other, &home, shared, remaining, finish]() mutable {
       other.apply(*shared);
-      boost::asio::post(home, [remaining, finish] {
-        if (--*remaining == 0) (*finish)();
+      boost::asio::post(home, [remaining = std::move(remaining), finish = std::move(finish)] {
+        if (--*remaining == 0) {
+          (*finish)();
+          *finish = nullptr;
+        }
       });
     });
   }
