@@ -2,19 +2,19 @@
 # Installs the Debian packages Hermod needs to build and test. Idempotent: runs apt-get update and
 # apt-get install only when a package is missing, and `npm ci` for the WebSocket tests' Node
 # packages (tests/integration/js) only when node_modules is missing or older than its lock file.
-# Debian's mosquitto package would start a system broker on port 1883 (and haproxy, for the
-# PROXY protocol tests, a system proxy); a temporary policy-rc.d forbids service starts during
-# the install, and where systemd runs the units are disabled afterwards, so that `make run` can
-# own 1883 and the tests run their own haproxy.
+# Debian's mosquitto package would start a system broker on port 1883 (haproxy, for the
+# PROXY protocol tests, a system proxy; prometheus, for the metrics tests, a server on 9090); a
+# temporary policy-rc.d forbids service starts during the install, and where systemd runs the
+# units are disabled afterwards, so that `make run` can own 1883 and the tests run their own.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev ccache
   libboost-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
-  librocksdb-dev libmimalloc-dev
+  librocksdb-dev libmimalloc-dev nlohmann-json3-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest python3-pytest-xdist
-  nodejs npm chromium haproxy
+  nodejs npm chromium haproxy prometheus
 )
 
 missing=()
@@ -64,8 +64,8 @@ $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
 # Where systemd runs, make sure the packaged broker and proxy neither run now nor at the next
-# boot (the integration tests start their own haproxy, in the foreground, per test).
-for service in mosquitto haproxy; do
+# boot (the integration tests start their own haproxy and prometheus, in the foreground, per test).
+for service in mosquitto haproxy prometheus; do
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi
