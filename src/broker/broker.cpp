@@ -116,6 +116,7 @@ void Broker::start() {
   workers_[0]->post([this] { sys_->start(); });
   for (auto& w : workers_) w->start();
   started_ = true;
+  ready_.store(true, std::memory_order_release);
   logger("broker")->info("hermod {} started with {} worker{}", HERMOD_VERSION, workers_.size(),
                          workers_.size() == 1 ? "" : "s");
 }
@@ -143,6 +144,7 @@ std::vector<std::pair<std::string, std::string>> Broker::file_stamps(const Confi
 }
 
 void Broker::reload() {
+  std::lock_guard lock(reload_mutex_);
   for (auto& l : listeners_) {
     if (l->config().is_tls()) (void)l->reload_tls();
   }
@@ -200,6 +202,7 @@ void Broker::reload_policy() {
 }
 
 void Broker::reload_changed_files() {
+  std::lock_guard lock(reload_mutex_);
   for (auto& l : listeners_) {
     if (!l->tls_files_changed()) continue;
     logger("tls")->info("listener {}: a TLS file changed", l->config().name());
@@ -216,6 +219,7 @@ void Broker::reload_changed_files() {
 void Broker::stop() {
   if (!started_) return;
   started_ = false;
+  ready_.store(false, std::memory_order_release);
   workers_[0]->post([this] { sys_->stop(); });
   for (auto& w : workers_) w->shutdown();
   for (auto& w : workers_) w->join();

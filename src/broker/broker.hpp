@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -53,6 +54,12 @@ class Broker {
   // and everything else as reload() does when the configuration, password or ACL file changed.
   void reload_changed_files();
   const Policy& policy() const { return *policy_.current(); }
+  // The policy in force, for threads other than the main one (a reload may replace it meanwhile).
+  std::shared_ptr<const Policy> policy_snapshot() const { return policy_.current(); }
+  // The broker-wide table of failed logins per address group (the admin API lists and lifts).
+  LoginThrottle& logins() { return logins_; }
+  // Every listener is open and the store recovered; false again once stop() began (/readyz).
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
   // Closes listeners and connections, lets the workers finish, joins them.
   void stop();
 
@@ -108,6 +115,10 @@ class Broker {
   // The files reload_policy() reads, each with its modification time and size (the file check).
   std::vector<std::pair<std::string, std::string>> file_stamps(const Config& c) const;
   std::vector<std::pair<std::string, std::string>> watched_;
+  std::atomic<bool> ready_{false};
+  // reload() and reload_changed_files() may come from the main thread (signals, the file
+  // check) and from the HTTP server's (the admin API): one at a time.
+  std::mutex reload_mutex_;
   bool prepared_ = false;
   bool started_ = false;
 };

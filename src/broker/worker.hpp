@@ -59,6 +59,7 @@ class Worker final : private Turn, private ConnectionHost {
   SessionWriter& writer() { return writer_; }
   Delivery& delivery() { return delivery_; }
   MemoryGauge& memory() { return memory_; }
+  FlapGuard& flaps() { return flaps_; }
 
   // Gives the worker the broker's store (null: memory mode). Main thread, before start().
   void attach_store(store::Store* store);

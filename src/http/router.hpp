@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "http/message.hpp"
@@ -21,8 +22,8 @@ class Reply {
  public:
   using Send = std::function<void(Response)>;
   explicit Reply(Send send);
-  Reply(Reply&&) noexcept = default;
-  Reply& operator=(Reply&&) noexcept = default;
+  Reply(Reply&& o) noexcept : send_(std::exchange(o.send_, nullptr)) {}
+  Reply& operator=(Reply&&) = delete;
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
   ~Reply();

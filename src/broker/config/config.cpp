@@ -216,9 +216,9 @@ void choice(const Reader& r, const toml::table& t, const std::string& prefix, st
   r.fail(t.get(key), prefix + std::string(key), "must be one of " + list);
 }
 
-void read_tls(const Reader& r, const toml::table& t, const std::string& p, const std::string& source,
-              ListenerConfig& l) {
-  auto& s = l.tls;
+// The TLS keys of a listener (or of [http]); `what` names the transport in errors.
+void read_tls_settings(const Reader& r, const toml::table& t, const std::string& p, const std::string& source,
+                       bool is_tls, const std::string& what, const std::string& needs, net::TlsSettings& s) {
   const std::pair<const char*, std::string*> files[] = {
       {"cert_file", &s.cert_file}, {"key_file", &s.key_file}, {"key_password_file", &s.key_password_file},
       {"ca_file", &s.ca_file},     {"ca_dir", &s.ca_dir},     {"crl_file", &s.crl_file}};
@@ -234,18 +234,54 @@ void read_tls(const Reader& r, const toml::table& t, const std::string& p, const
   }
   r.string(t, p, "ciphers", s.ciphers);
   r.string(t, p, "ciphersuites", s.ciphersuites);
-  if (!l.is_tls()) {
+  if (!is_tls) {
     for (const char* key : {"cert_file", "key_file", "key_password_file", "ca_file", "ca_dir", "crl_file",
                             "client_certificates", "tls_min_version", "ciphers",
                             "ciphersuites"}) {
-      if (const auto* node = t.get(key)) r.fail(node, p + key, "a TLS option: needs transport = \"tls\" or \"wss\"");
+      if (const auto* node = t.get(key)) r.fail(node, p + key, "a TLS option: needs " + needs);
     }
     return;
   }
-  if (s.cert_file.empty()) r.fail(&t, p + "cert_file", "transport \"" + l.transport + "\" needs a certificate");
-  if (s.key_file.empty()) r.fail(&t, p + "key_file", "transport \"" + l.transport + "\" needs a private key");
+  if (s.cert_file.empty()) r.fail(&t, p + "cert_file", what + " needs a certificate");
+  if (s.key_file.empty()) r.fail(&t, p + "key_file", what + " needs a private key");
   if (s.client_certificates != net::ClientCertificates::off && s.ca_file.empty() && s.ca_dir.empty()) {
     r.fail(t.get("client_certificates"), p + "client_certificates", "needs ca_file or ca_dir to verify them");
+  }
+}
+
+void read_tls(const Reader& r, const toml::table& t, const std::string& p, const std::string& source,
+              ListenerConfig& l) {
+  read_tls_settings(r, t, p, source, l.is_tls(), "transport \"" + l.transport + "\"",
+                    "transport = \"tls\" or \"wss\"", l.tls);
+}
+
+void read_http(const Reader& r, const toml::table& t, const std::string& source, HttpConfig& h) {
+  const std::string p = "http.";
+  r.only(t, p, {"bind", "port", "tls", "cert_file", "key_file", "key_password_file", "ca_file", "ca_dir",
+                "crl_file", "client_certificates", "tls_min_version", "ciphers", "ciphersuites", "admin_tokens",
+                "metrics_auth", "max_connections", "max_body_size", "request_timeout", "idle_timeout"});
+  h.enabled = true;
+  r.string(t, p, "bind", h.bind);
+  r.integer(t, p, "port", h.port, 0, 65'535);
+  r.boolean(t, p, "tls", h.tls);
+  read_tls_settings(r, t, p, source, h.tls, "tls = true", "tls = true", h.tls_settings);
+  r.boolean(t, p, "metrics_auth", h.metrics_auth);
+  r.integer(t, p, "max_connections", h.max_connections, 1, 100'000);
+  r.integer(t, p, "max_body_size", h.max_body_size, 1'024, std::int64_t{1} << 30);
+  r.integer(t, p, "request_timeout", h.request_timeout, 1, 3'600);
+  r.integer(t, p, "idle_timeout", h.idle_timeout, 1, 86'400);
+  if (const auto* node = t.get("admin_tokens")) {
+    const auto* tokens = node->as_table();
+    if (!tokens) r.fail(node, p + "admin_tokens", "must be a table of NAME = \"TOKEN\"");
+    for (const auto& [name, value] : *tokens) {
+      const std::string key = p + "admin_tokens." + std::string(name.str());
+      const auto* v = value.as_string();
+      if (!v) r.fail(&value, key, "must be a string");
+      // A bearer token is the whole of the admin's credential: no short ones.
+      if (v->get().size() < 16) r.fail(&value, key, "a token needs at least 16 characters");
+      if (v->get().find_first_of(" \t\r\n") != std::string::npos) r.fail(&value, key, "a token has no spaces");
+      h.admin_tokens.emplace_back(std::string(name.str()), v->get());
+    }
   }
 }
 
@@ -382,7 +418,7 @@ Config parse_config(const std::string& text, const std::string& source) {
   Config c;
   c.source = source;
   const Reader r(source);
-  r.only(root, "", {"broker", "listeners", "limits", "features", "store", "auth"});
+  r.only(root, "", {"broker", "listeners", "limits", "features", "store", "auth", "http"});
   if (const auto* t = r.table(root, "broker")) read_broker(r, *t, c);
   if (const auto* t = r.table(root, "limits")) read_limits(r, *t, c.limits);
   if (const auto* t = r.table(root, "features")) read_features(r, *t, c.features);
@@ -396,6 +432,7 @@ Config parse_config(const std::string& text, const std::string& source) {
     }
   }
   if (const auto* t = r.table(root, "auth")) read_auth(r, *t, source, c.auth);
+  if (const auto* t = r.table(root, "http")) read_http(r, *t, source, c.http);
   read_listeners(r, root, c);
   return c;
 }
@@ -421,6 +458,7 @@ std::vector<std::string> apply_reloadable(const Config& reloaded, Config& runnin
   to.flapping_ban = from.flapping_ban;
   running.auth.acl_file = reloaded.auth.acl_file;
   running.auth.disconnect_removed_users = reloaded.auth.disconnect_removed_users;
+  running.http.admin_tokens = reloaded.http.admin_tokens;
   std::vector<std::string> unchanged;
   for (std::size_t i = 0; i < running.listeners.size(); ++i) {
     auto& l = running.listeners[i];

@@ -119,6 +119,23 @@ struct AuthConfig {
   bool disconnect_removed_users = false;
 };
 
+// The HTTP listener for operators: metrics, health, admin API, dashboard (docs/operations.md).
+// Off unless an [http] table is configured.
+struct HttpConfig {
+  bool enabled = false;
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 8080;
+  bool tls = false;              // https, with the TLS keys of a listener
+  net::TlsSettings tls_settings;
+  // Name -> bearer token (at least 16 characters); the name is what the audit log shows.
+  std::vector<std::pair<std::string, std::string>> admin_tokens;
+  bool metrics_auth = false;     // /metrics needs a token too
+  std::uint32_t max_connections = 256;
+  std::uint64_t max_body_size = 1 << 20;
+  std::uint32_t request_timeout = 10;  // seconds
+  std::uint32_t idle_timeout = 60;     // seconds between requests on a kept-alive connection
+};
+
 // Loopback port 1883 on IPv4 and IPv6: the embedded default.
 std::vector<ListenerConfig> default_listeners();
 
@@ -132,6 +149,7 @@ struct Config {
   Limits limits;
   Features features;
   AuthConfig auth;
+  HttpConfig http;
   std::string data_dir;          // empty: no store (memory mode)
   std::string store_mode = "fsync";  // fsync | wal | memory (see docs/durability.md)
   // How long a QoS 1 message sent at once to an online persistent subscriber on the publisher's

@@ -39,6 +39,22 @@ void FlapGuard::connected(std::string_view client_id, const FlapRules& rules) {
   ++e.connects;
 }
 
+std::vector<std::pair<std::string, Clock::duration>> FlapGuard::banned() const {
+  const auto now = clock_.now();
+  std::vector<std::pair<std::string, Clock::duration>> out;
+  for (const auto& [id, e] : ids_) {
+    if (now < e.banned_until) out.emplace_back(id, e.banned_until - now);
+  }
+  return out;
+}
+
+bool FlapGuard::lift(std::string_view client_id) {
+  const auto it = ids_.find(client_id);
+  if (it == ids_.end() || clock_.now() >= it->second.banned_until) return false;
+  ids_.erase(it);
+  return true;
+}
+
 void FlapGuard::prune(const FlapRules& rules) {
   if (ids_.empty()) return;
   const auto now = clock_.now();

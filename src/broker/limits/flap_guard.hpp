@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "base/string_hash.hpp"
@@ -42,6 +44,10 @@ class FlapGuard {
   // Drops what no longer matters; called by the worker's sweep.
   void prune(const FlapRules& rules);
   std::size_t entries() const { return ids_.size(); }
+  // The admin API: client ids banned now with the time left, and ending one's ban (its connects
+  // are forgotten too). lift() is false if the id was not banned.
+  std::vector<std::pair<std::string, Clock::duration>> banned() const;
+  bool lift(std::string_view client_id);
 
  private:
   struct Entry {

@@ -56,6 +56,30 @@ void LoginThrottle::prune(const LoginDelayRules& rules) {
   std::erase_if(groups_, [&](const auto& kv) { return now - kv.second.last_failure > rules.quiet; });
 }
 
+std::vector<LoginThrottle::Delayed> LoginThrottle::delayed(const LoginDelayRules& rules) const {
+  const auto now = clock_.now();
+  std::vector<Delayed> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [group, e] : groups_) {
+    const auto forgotten_at = e.last_failure + rules.quiet;
+    if (now >= forgotten_at) continue;
+    out.push_back(Delayed{group, delay_of(e.failures, rules), forgotten_at - now});
+  }
+  std::sort(out.begin(), out.end(), [](const Delayed& a, const Delayed& b) { return a.group.to_string() < b.group.to_string(); });
+  return out;
+}
+
+bool LoginThrottle::forget(std::string_view group) {
+  std::lock_guard lock(mutex_);
+  for (auto it = groups_.begin(); it != groups_.end(); ++it) {
+    if (it->first.to_string() == group) {
+      groups_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
 std::uint32_t LoginThrottle::failures(const AddressGroup& group) const {
   std::lock_guard lock(mutex_);
   const auto it = groups_.find(group);

@@ -17,7 +17,9 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "broker/config/config.hpp"
@@ -46,6 +48,16 @@ class LoginThrottle {
   void succeeded(const AddressGroup& group);
   // Forgets groups quiet for longer than rules.quiet; called by a sweep.
   void prune(const LoginDelayRules& rules);
+
+  // The admin API: groups with failures, the delay of their next login and how long until they
+  // are forgotten; and forgetting one (by its to_string()); false if it had none.
+  struct Delayed {
+    AddressGroup group;
+    Clock::duration delay{};
+    Clock::duration left{};
+  };
+  std::vector<Delayed> delayed(const LoginDelayRules& rules) const;
+  bool forget(std::string_view group);
 
   // For tests.
   std::uint32_t failures(const AddressGroup& group) const;

@@ -21,6 +21,7 @@ mqtt::ReasonCode disconnect_code(CloseReason reason) {
     case CloseReason::server_shutdown: return mqtt::ReasonCode::server_shutting_down;
     case CloseReason::internal_error: return mqtt::ReasonCode::implementation_specific_error;
     case CloseReason::user_removed: return mqtt::ReasonCode::not_authorized;
+    case CloseReason::administrative: return mqtt::ReasonCode::administrative_action;
     default: return mqtt::ReasonCode::protocol_error;
   }
 }
@@ -41,6 +42,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::server_shutdown: return "server shutting down";
     case CloseReason::store_failure: return "store write failed";
     case CloseReason::internal_error: return "internal error";
+    case CloseReason::administrative: return "disconnected by an admin";
   }
   return "unknown";
 }

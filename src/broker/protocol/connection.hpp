@@ -52,6 +52,7 @@ enum class CloseReason {
   server_shutdown,
   store_failure,      // the store could not write what this turn would have acknowledged
   internal_error,     // a handler failed (an exception): this client only
+  administrative,     // the admin API disconnected it (MQTT 5: 0x98)
 };
 const char* to_string(CloseReason r);
 
@@ -86,6 +87,11 @@ class Connection final : public Link {
   void resume_after_pause(Pause why);
 
   Session* session() const { return session_; }
+  // For the admin API: the keepalive the client asked for, the listener that accepted it (null
+  // in unit tests), and when its CONNECT was accepted (Unix milliseconds; 0 before).
+  std::uint16_t keep_alive() const { return keep_alive_; }
+  const ListenerConfig* listener() const { return listener_; }
+  std::int64_t connected_since_ms() const { return connected_since_ms_; }
   // The user name this client proved with the password file (a password or SCRAM), or null.
   const std::string* password_user() const;
   void mark_counted() { counted_ = true; }
@@ -208,6 +214,7 @@ class Connection final : public Link {
   bool warned_rate_ = false;       // logged that the client went over its message or byte rate
   bool user_from_certificate_ = false;  // the user name is the client certificate's identity
   std::uint16_t keep_alive_ = 0;
+  std::int64_t connected_since_ms_ = 0;
   Session* session_ = nullptr;
   const ListenerConfig* listener_;
   // Heap-held: most connections have no will and are never handed over.

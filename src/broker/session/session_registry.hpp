@@ -35,6 +35,11 @@ class SessionRegistry {
   // Removes and destroys the session. Precondition: detached, and its other state handed on.
   void erase(Session& s);
   std::size_t size() const { return sessions_.size(); }
+  // Calls f(Session&) for every session, in no order. f must not create or erase sessions.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [id, s] : sessions_) f(*s);
+  }
 
   // Offline sessions that expire or hold a delayed will: the sweep looks only at these.
   // watch() only adds sessions that need it.

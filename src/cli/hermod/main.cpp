@@ -17,6 +17,7 @@
 #include "base/log.hpp"
 #include "broker/store/store.hpp"
 #include "convert_config_command.hpp"
+#include "http/operator_server.hpp"
 #include "passwd_command.hpp"
 
 namespace {
@@ -59,7 +60,8 @@ hermod::broker::Config make_config(const Options& o) {
 // seconds (0: never), reloading what changed (TLS files; configuration, password and ACL files).
 // The three signals are blocked
 // in every thread so only this thread sees them.
-int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, std::uint32_t interval) {
+int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, hermod::http::OperatorServer* http,
+                          std::uint32_t interval) {
   for (;;) {
     int sig = 0;
     if (interval == 0) {
@@ -70,11 +72,13 @@ int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, s
       sig = sigtimedwait(&set, nullptr, &timeout);
       if (sig < 0) {
         broker.reload_changed_files();
+        if (http) http->reloaded();
         continue;
       }
     }
     if (sig != SIGHUP) return sig;
     broker.reload();
+    if (http) http->reloaded();
   }
 }
 
@@ -137,14 +141,19 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   hermod::broker::Broker broker(config);
+  // Destroyed before the broker: requests still waiting on a worker are answered first.
+  std::unique_ptr<hermod::http::OperatorServer> http;
   try {
     broker.start();
+    http = hermod::http::OperatorServer::make(broker);
+    if (http) http->start();
   } catch (const std::exception& e) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  const int sig = run_until_stop_signal(set, broker, config.file_check_interval);
+  const int sig = run_until_stop_signal(set, broker, http.get(), config.file_check_interval);
   hermod::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
+  if (http) http->stop();
   return 0;
 }
