@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 import mqtt_raw
-from broker_process import HOST, free_port, unique_id
+from broker_process import HOST, free_port, port_accepts, unique_id
 
 pytestmark = pytest.mark.hermod_only("the HTTP listener and admin API are Hermod's")
 
@@ -39,6 +39,11 @@ port = {http_port}
 tests = "{TOKEN}"
 """)
     b = make_broker(port=mqtt_port, config_file=False, args=("-c", str(conf)))
+    # The HTTP listener opens after the MQTT listeners the fixture waits for.
+    deadline = time.monotonic() + 10
+    while not port_accepts(HOST, http_port):
+        assert time.monotonic() < deadline, "the HTTP listener did not open within 10 s"
+        time.sleep(0.02)
 
     def call(method, path, body=None, token=TOKEN):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
