@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "net/percent_encoding.hpp"
+
 namespace hermod::client {
 
 namespace {
@@ -21,32 +23,6 @@ std::optional<TransportKind> scheme_kind(std::string_view scheme) {
   if (iequals(scheme, "ws")) return TransportKind::ws;
   if (iequals(scheme, "wss")) return TransportKind::wss;
   return std::nullopt;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX → the byte; nullopt for a '%' not followed by two hex digits.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex_value(s[i + 1]);
-    const int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
 }
 
 bool parse_port(std::string_view text, std::uint16_t& port) {
@@ -149,14 +125,14 @@ std::optional<BrokerUrl> parse_broker_url(std::string_view text, std::string& er
     const auto userinfo = authority.substr(0, at);
     authority = authority.substr(at + 1);
     const auto colon = userinfo.find(':');
-    auto user = percent_decode(userinfo.substr(0, colon));
+    auto user = net::percent_decode(userinfo.substr(0, colon));
     if (!user) {
       error = "invalid %-escape in the user name";
       return std::nullopt;
     }
     url.username = std::move(*user);
     if (colon != std::string_view::npos) {
-      auto password = percent_decode(userinfo.substr(colon + 1));
+      auto password = net::percent_decode(userinfo.substr(colon + 1));
       if (!password) {
         error = "invalid %-escape in the password";
         return std::nullopt;

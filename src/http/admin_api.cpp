@@ -10,6 +10,7 @@
 #include "broker/auth/crypto.hpp"
 #include "broker/broker.hpp"
 #include "mqtt/utf8.hpp"
+#include "net/percent_encoding.hpp"
 
 namespace hermod::http {
 
@@ -49,7 +50,7 @@ PageQuery page_of(const Request& req) {
 
 // The path after `prefix`, percent-decoded; 400 if empty or malformed.
 std::string rest_of(const Request& req, std::string_view prefix, const char* what) {
-  auto decoded = percent_decode(std::string_view(req.path).substr(prefix.size()));
+  auto decoded = net::percent_decode(std::string_view(req.path).substr(prefix.size()));
   if (!decoded) throw BadRequest{std::string("malformed percent-encoding in the ") + what};
   if (decoded->empty()) throw BadRequest{std::string("the path needs a ") + what};
   return std::move(*decoded);
@@ -446,7 +447,7 @@ void add_admin_routes(Router& router, broker::Broker& broker, Admin& admin, std:
     if (slash == std::string_view::npos || (kind_text != "client" && kind_text != "address")) {
       throw BadRequest{"the path is /api/v1/bans/client/ID or /api/v1/bans/address/GROUP"};
     }
-    auto key = percent_decode(rest.substr(slash + 1));
+    auto key = net::percent_decode(rest.substr(slash + 1));
     if (!key || key->empty()) throw BadRequest{"the ban's key is empty or badly percent-encoded"};
     const auto kind = kind_text == "client" ? BanInfo::Kind::client : BanInfo::Kind::address;
     audit(req, "lift the " + std::string(kind_text) + " ban of \"" + *key + "\"");

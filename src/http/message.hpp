@@ -39,9 +39,4 @@ struct Response {
 // payload_too_large 413, timeout 408, unavailable 503, internal 500.
 Response error_response(std::string_view code, std::string_view message);
 
-// Percent-decoding of a path segment or query part ('+' stays '+' in paths, is ' ' in queries);
-// nullopt for a malformed escape.
-std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
-std::string percent_encode(std::string_view s);
-
 }  // namespace hermod::http

@@ -1,6 +1,5 @@
 #include "http/server.hpp"
 
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include <atomic>
@@ -21,6 +20,8 @@
 #include <boost/beast/ssl.hpp>
 
 #include "base/log.hpp"
+#include "broker/auth/crypto.hpp"
+#include "net/percent_encoding.hpp"
 #include "net/tls.hpp"
 
 namespace hermod::http {
@@ -48,12 +49,6 @@ struct Pending {
   std::optional<Response> response;
   asio::steady_timer* waiter = nullptr;  // the session's timer while it waits; null once it stopped
 };
-
-bool same_token(const std::string& given, const std::string& expected) {
-  // Constant time for tokens of the same length: a wrong token's answer says nothing of how
-  // much of it matched.
-  return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
-}
 
 }  // namespace
 
@@ -91,7 +86,9 @@ struct Server::Impl {
     std::lock_guard lock(tokens_mutex);
     std::string found;
     for (const auto& [name, token] : tokens) {
-      if (same_token(given, token)) found = name;  // no early exit: every token is compared
+      // Constant time for tokens of the same length, and no early exit: a wrong token's answer
+      // says nothing of how much of it, or of which token, matched.
+      if (broker::auth::equal_constant_time(given, token)) found = name;
     }
     return found;
   }
@@ -109,8 +106,8 @@ struct Server::Impl {
         const auto amp = rest.find('&');
         const auto part = rest.substr(0, amp);
         const auto eq = part.find('=');
-        auto name = percent_decode(part.substr(0, eq), true);
-        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), true);
+        auto name = net::percent_decode(part.substr(0, eq), true);
+        auto value = net::percent_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), true);
         if (name && value && !name->empty()) r.query.emplace_back(std::move(*name), std::move(*value));
         if (amp == std::string_view::npos) break;
         rest = rest.substr(amp + 1);
