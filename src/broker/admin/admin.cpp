@@ -74,8 +74,9 @@ const char* protocol_name(mqtt::ProtocolVersion v) {
   return "?";
 }
 
-const Connection* connection_of(const Session& s) {
-  const auto* c = dynamic_cast<const Connection*>(s.connection());
+// The session's open connection, if it has one (the link attached to a session is a Connection).
+Connection* connection_of(const Session& s) {
+  auto* c = dynamic_cast<Connection*>(s.connection());
   return c && !c->closed() ? c : nullptr;
 }
 
@@ -92,9 +93,9 @@ ClientInfo describe(const Session& s, const Connection& c) {
   i.keepalive = c.keep_alive();
   i.connected_since_ms = c.connected_since_ms();
   i.session_expiry = s.expiry_interval();
-  i.inflight = const_cast<Session&>(s).inflight().size();
+  i.inflight = s.inflight().size();
   i.queued = s.queue_size();
-  i.subscriptions = const_cast<Session&>(s).subscriptions().size();
+  i.subscriptions = s.subscriptions().size();
   return i;
 }
 
@@ -162,7 +163,7 @@ void Admin::disconnect(std::string client_id, bool drop_session, std::function<v
     Session* s = w.sessions().find(client_id);
     if (!s) return done(d);
     d.found = true;
-    auto* c = const_cast<Connection*>(connection_of(*s));
+    Connection* c = connection_of(*s);
     if (drop_session) {
       // A session that is no longer persistent ends when its connection closes (or now).
       s->set_expiry_interval(0);

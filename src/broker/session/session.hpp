@@ -89,6 +89,7 @@ class Session {
 
   // Subscriptions by filter, with the options granted.
   std::map<std::string, SubscriptionRecord, std::less<>>& subscriptions() { return subscriptions_; }
+  const std::map<std::string, SubscriptionRecord, std::less<>>& subscriptions() const { return subscriptions_; }
 
   // Outbound packet identifiers: the next one not in flight, or nullopt if all 65535 are.
   std::optional<mqtt::PacketId> next_packet_id();
@@ -96,6 +97,7 @@ class Session {
   // The outbound in-flight window by packet id. Its slots are allocated on first use and given
   // back when it is empty and the client idle or gone (release_idle_window).
   PacketIdTable<InflightMessage>& inflight() { return inflight_; }
+  const PacketIdTable<InflightMessage>& inflight() const { return inflight_; }
   std::uint64_t next_sequence() { return ++sequence_; }
   // Packet ids in flight in the order their messages were first sent.
   std::vector<mqtt::PacketId> inflight_in_order() const {
