@@ -79,12 +79,14 @@ export class Clients {
     this.target = null;
     if (answer !== 'ok' || !id) return;
     const drop = $('disconnect-drop').checked;
+    let done = null;
     try {
       await api('DELETE', `/api/v1/clients/${encodeURIComponent(id)}${drop ? '?drop_session=true' : ''}`);
-      $('clients-status').textContent = `Disconnected ${id}${drop ? ' and ended its session' : ''}.`;
+      done = `Disconnected ${id}${drop ? ' and ended its session' : ''}.`;
     } catch (e) {
       this.onError(e);
     }
     await this.load();
+    if (done) $('clients-status').textContent = `${done} ${$('clients-status').textContent}`;
   }
 }
