@@ -13,7 +13,7 @@ function shortNumber(v) {
   if (v >= 1e9) return `${+(v / 1e9).toFixed(1)}G`;
   if (v >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
   if (v >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
-  return `${+v.toFixed(1)}`;
+  return `${+v.toFixed(v < 10 ? 2 : 1)}`;
 }
 
 export class LineChart {
