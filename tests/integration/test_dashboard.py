@@ -406,6 +406,8 @@ def test_every_view_fits_a_phone(dash, browser):
         browser.wait(f"#view-{view}")
         if view == "clients":
             browser.wait('#clients-body tr', "dashphone")
+            right = browser.eval("document.querySelector('#clients-body tr button').getBoundingClientRect().right")
+            assert right <= PHONE[0], f"the Disconnect button ends at {right} px, off a {PHONE[0]} px screen"
         if view == "explorer":
             wait_for(lambda: browser.eval("document.getElementById('explorer-url').value") == dash.ws_url, 10,
                      message="the explorer's default URL")

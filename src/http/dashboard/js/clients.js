@@ -52,14 +52,15 @@ export class Clients {
       button.addEventListener('click', () => this.ask(c.client_id));
       const since = c.connected_since_ms ? formatDuration((now - c.connected_since_ms) / 1000) : '–';
       body.append(el('tr', { 'data-client': c.client_id },
-        el('td', { class: 'id', text: c.client_id }),
-        el('td', { text: c.username ?? '' }),
-        el('td', { text: c.address }),
-        el('td', { text: `${c.protocol} ${c.transport}` }),
-        el('td', { text: since }),
-        el('td', { text: String(c.subscriptions) }),
-        el('td', { text: String(c.queued) }),
-        el('td', {}, button)));
+        // data-label: the column's name, shown beside the value where the table becomes cards (phones).
+        el('td', { class: 'id', 'data-label': 'Client id', text: c.client_id }),
+        el('td', { 'data-label': 'User', text: c.username ?? '' }),
+        el('td', { 'data-label': 'Address', text: c.address }),
+        el('td', { 'data-label': 'Protocol', text: `${c.protocol} ${c.transport}` }),
+        el('td', { 'data-label': 'Connected', text: since }),
+        el('td', { 'data-label': 'Subs', text: String(c.subscriptions) }),
+        el('td', { 'data-label': 'Queued', text: String(c.queued) }),
+        el('td', { class: 'action' }, button)));
     }
     $('clients-empty').hidden = items.length > 0;
     $('clients-next').disabled = !this.next;

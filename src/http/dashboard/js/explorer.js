@@ -179,7 +179,8 @@ export class Explorer {
           child.retainedEl.hidden = !m.retain;
         }
         const rate = child.rate(now);
-        const own = child.children.size ? `${formatNumber(child.count)} msgs below` : `${formatNumber(child.count)} msgs`;
+        const msgs = `${formatNumber(child.count)} msg${child.count === 1 ? '' : 's'}`;
+        const own = child.children.size ? `${msgs} below` : msgs;
         child.metaEl.textContent = `${own}${rate ? `, ${formatNumber(rate)}/s` : ''}`;
         child.li.dataset.count = child.count;
       }
