@@ -27,6 +27,10 @@ import mqtt_raw
 from broker_process import HOST, free_ports, port_accepts, unique_id, wait_for
 
 pytestmark = pytest.mark.hermod_only("the dashboard is Hermod's")
+# ws_broker marks every test using a fixture named `browser` with the `browser` marker
+# (-m "not browser" deselects them); this module's own `browser` fixture below takes the place
+# of ws_broker's Chromium-only one here.
+pytest_plugins = ["tls_broker", "ws_broker"]
 
 TOKEN = "dash-token-0123456789abcdef"
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; "
