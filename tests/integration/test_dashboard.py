@@ -413,6 +413,34 @@ def test_overview_explorer_clients_and_publish(dash, browser):
 
 
 @pytest.mark.time_limit(60)
+def test_disconnect_from_the_page_can_end_the_session(dash, browser):
+    def session_of(cid):
+        return [s for s in dash.api("/api/v1/sessions?limit=1000")["items"] if s["client_id"] == cid]
+
+    sign_in(browser, dash, DESKTOP)
+    browser.do("click", selector='#nav a[data-view="clients"]')
+    for drop in (False, True):
+        cid = unique_id("dashsess")
+        c = mqtt_raw.RawClient(HOST, dash.port)
+        c.connect(cid, clean=False)
+        c.subscribe([("sess/#", 1)])
+        browser.do("fill", selector="#clients-search", value=cid)
+        browser.do("click", selector='#clients-form button[type="submit"]')
+        browser.do("click", selector=f'tr[data-client="{cid}"] button')
+        browser.wait("#disconnect-id", cid)
+        browser.do("check", selector="#disconnect-drop", value=drop)
+        browser.do("click", selector="#disconnect-confirm")
+        assert c.wait_closed(5), "the client saw the broker close its connection"
+        c.close()
+        browser.wait("#clients-status", f"Disconnected {cid}{' and ended its session' if drop else '.'}")
+        if drop:
+            assert session_of(cid) == [], "the session ended with the connection"
+        else:
+            wait_for(lambda: [s["online"] for s in session_of(cid)] == [False], 5,
+                     message="the persistent session to stay, offline")
+
+
+@pytest.mark.time_limit(60)
 def test_every_view_fits_a_phone(dash, browser):
     publisher = mqtt_raw.RawClient(HOST, dash.port)
     publisher.connect(unique_id("dashphone"))
