@@ -441,6 +441,34 @@ def test_disconnect_from_the_page_can_end_the_session(dash, browser):
 
 
 @pytest.mark.time_limit(60)
+def test_the_client_list_comes_in_pages_of_50(dash, browser):
+    ids = sorted(unique_id("dashpage") for _ in range(55))
+    conns = []
+    try:
+        for cid in ids:
+            c = mqtt_raw.RawClient(HOST, dash.port)
+            c.connect(cid)
+            conns.append(c)
+        sign_in(browser, dash, DESKTOP)
+        browser.do("click", selector='#nav a[data-view="clients"]')
+        browser.do("fill", selector="#clients-search", value="dashpage-")
+        browser.do("click", selector='#clients-form button[type="submit"]')
+        browser.wait("#clients-status", "50 clients matching")
+        shown = "[...document.querySelectorAll('#clients-body tr')].map((r) => r.dataset.client)"
+        assert browser.eval(shown) == ids[:50]
+        browser.do("click", selector="#clients-next")
+        browser.wait("#clients-status", "5 clients matching")
+        assert browser.eval(shown) == ids[50:]
+        assert browser.eval("document.getElementById('clients-next').disabled") is True
+        browser.do("click", selector="#clients-first")
+        browser.wait("#clients-status", "50 clients matching")
+        assert browser.eval(shown) == ids[:50]
+    finally:
+        for c in conns:
+            c.close()
+
+
+@pytest.mark.time_limit(60)
 def test_every_view_fits_a_phone(dash, browser):
     publisher = mqtt_raw.RawClient(HOST, dash.port)
     publisher.connect(unique_id("dashphone"))
