@@ -18,7 +18,8 @@
 //   {"cmd": "text", "selector": S, "attr": A}   answers {"text": ...} (null if no such element)
 //   {"cmd": "eval", "expression": E}           answers {"value": the expression's JSON value}
 //   {"cmd": "screenshot", "path": P}
-//   {"cmd": "requests"}   answers {"requests": [every URL the page asked for], "websockets": [...]}
+//   {"cmd": "requests"}   answers {"requests": [every URL the page asked for], "websockets": [...],
+//                          "problems": [script errors and console errors]}
 //   {"cmd": "quit"}
 // Every wait has a deadline.
 import readline from 'node:readline';
@@ -28,7 +29,7 @@ const print = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const firefox = options.browser === 'firefox';
 
 let browser, context, page;
-let requests = [], websockets = [];
+let requests = [], websockets = [], problems = [];
 
 async function launch() {
   if (firefox) {
@@ -50,6 +51,7 @@ async function open(c) {
   if (context) await context.close();
   requests = [];
   websockets = [];
+  problems = [];
   if (firefox) {
     context = await browser.createBrowserContext();
     page = await context.newPage();
@@ -60,6 +62,9 @@ async function open(c) {
     page.on('websocket', (w) => websockets.push(w.url()));
   }
   page.on('request', (r) => requests.push(r.url()));
+  // Script errors and console errors (a CSP violation is one) are the test's business.
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.setDefaultTimeout(10000);
 }
 
@@ -110,7 +115,7 @@ const commands = {
   }, [c.selector, c.attr ?? null]),
   eval: async (c) => ({ value: await page.evaluate(c.expression) }),
   screenshot: async (c) => { await page.screenshot({ path: c.path, fullPage: true }); },
-  requests: async () => ({ requests, websockets }),
+  requests: async () => ({ requests, websockets, problems }),
 };
 
 try {
