@@ -264,8 +264,8 @@ def run_prometheus(tmp_path: pathlib.Path, http_port: int, token=None):
     auth = f"\n    authorization:\n      credentials: {token}" if token else ""
     cfg = tmp_path / "prometheus.yml"
     cfg.write_text(f"""global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
+  scrape_interval: 2s
+  scrape_timeout: 2s
 scrape_configs:
   - job_name: hermod
     static_configs:
@@ -273,7 +273,8 @@ scrape_configs:
 """)
     proc = subprocess.Popen([prometheus, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                              f"--web.listen-address={HOST}:{web_port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            # A file, not a pipe nobody reads: a full pipe would stall Prometheus.
+                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
     return proc, web_port
 
 
@@ -299,7 +300,7 @@ def test_prometheus_scrapes_the_broker(metrics_broker, tmp_path, with_token):
         def received():
             res = query(web_port, 'sum(hermod_messages_received_total{job="hermod",qos="1"})')
             return res[0]["value"][1] if res else None
-        assert wait_for(received, timeout=30, interval=0.5, message="Prometheus's first scrape") == "4"
+        assert wait_for(received, timeout=60, interval=0.5, message="Prometheus's first scrape") == "4"
         up = query(web_port, 'up{job="hermod"}')
         assert up and up[0]["value"][1] == "1"
     finally:
@@ -319,7 +320,7 @@ def test_a_scrape_without_the_token_is_seen_down_by_prometheus(metrics_broker, t
         def down():
             res = query(web_port, 'up{job="hermod"}')
             return res if res else None
-        up = wait_for(down, timeout=30, interval=0.5, message="Prometheus's first scrape")
+        up = wait_for(down, timeout=60, interval=0.5, message="Prometheus's first scrape")
         assert up[0]["value"][1] == "0"
     finally:
         proc.terminate()
