@@ -1,6 +1,7 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
 // until SIGINT or SIGTERM; SIGHUP reloads the password and ACL files, the TLS files and the
-// reloadable limits. `hermod passwd` edits a password file instead (passwd_command.cpp),
+// reloadable limits. Under systemd (Type=notify) it reports readiness, reloads and the stop
+// (service_notify.hpp). `hermod passwd` edits a password file instead (passwd_command.cpp),
 // `hermod convert-config` converts a mosquitto.conf (convert_config_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
 #include <malloc.h>
 
@@ -19,6 +20,7 @@
 #include "convert_config_command.hpp"
 #include "http/operator_server.hpp"
 #include "passwd_command.hpp"
+#include "service_notify.hpp"
 
 namespace {
 
@@ -77,9 +79,21 @@ int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, h
       }
     }
     if (sig != SIGHUP) return sig;
+    hermod::cli::notify_reloading();
     broker.reload();
     if (http) http->reloaded();
+    hermod::cli::notify_ready("reloaded");
   }
+}
+
+// The STATUS= line once the broker serves: where it listens and where its data lives.
+std::string serving_status(const hermod::broker::Config& config) {
+  std::string s = "accepting MQTT connections on";
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    s += (i ? ", " : " ") + config.listeners[i].name();
+  }
+  s += config.data_dir.empty() ? "; no data directory (memory mode)" : "; data in " + config.data_dir;
+  return s;
 }
 
 }  // namespace
@@ -120,7 +134,8 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  hermod::init_logging(config.log_level);
+  hermod::init_logging(config.log_level,
+                       config.log_format == "json" ? hermod::LogFormat::json : hermod::LogFormat::text);
   if (o.store_reset && !config.data_dir.empty() && std::filesystem::exists(config.data_dir)) {
     try {
       const auto aside = hermod::broker::store::Store::move_aside(config.data_dir);
@@ -151,7 +166,9 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
+  hermod::cli::notify_ready(serving_status(config));
   const int sig = run_until_stop_signal(set, broker, http.get(), config.file_check_interval);
+  hermod::cli::notify_stopping();
   hermod::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
   if (http) http->stop();
