@@ -58,12 +58,23 @@ hermod::broker::Config make_config(const Options& o) {
   return c;
 }
 
-// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile and, every `interval`
-// seconds (0: never), reloading what changed (TLS files; configuration, password and ACL files).
-// The three signals are blocked
+// The STATUS= line while the broker serves: where it listens and where its data lives.
+std::string serving_status(const hermod::broker::Config& config) {
+  std::string s = "accepting MQTT connections on";
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    s += (i ? ", " : " ") + config.listeners[i].name();
+  }
+  const bool stored = !config.data_dir.empty() && config.store_mode != "memory";
+  s += stored ? "; data in " + config.data_dir : "; no store (memory mode)";
+  return s;
+}
+
+// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile (told to systemd as
+// RELOADING=1, then READY=1 with `status`) and, every `interval` seconds (0: never), reloading
+// what changed (TLS files; configuration, password and ACL files). The three signals are blocked
 // in every thread so only this thread sees them.
 int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, hermod::http::OperatorServer* http,
-                          std::uint32_t interval) {
+                          std::uint32_t interval, const std::string& status) {
   for (;;) {
     int sig = 0;
     if (interval == 0) {
@@ -82,18 +93,8 @@ int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, h
     hermod::cli::notify_reloading();
     broker.reload();
     if (http) http->reloaded();
-    hermod::cli::notify_ready("reloaded");
+    hermod::cli::notify_ready(status);
   }
-}
-
-// The STATUS= line once the broker serves: where it listens and where its data lives.
-std::string serving_status(const hermod::broker::Config& config) {
-  std::string s = "accepting MQTT connections on";
-  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-    s += (i ? ", " : " ") + config.listeners[i].name();
-  }
-  s += config.data_dir.empty() ? "; no data directory (memory mode)" : "; data in " + config.data_dir;
-  return s;
 }
 
 }  // namespace
@@ -166,8 +167,9 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  hermod::cli::notify_ready(serving_status(config));
-  const int sig = run_until_stop_signal(set, broker, http.get(), config.file_check_interval);
+  const std::string status = serving_status(config);
+  hermod::cli::notify_ready(status);
+  const int sig = run_until_stop_signal(set, broker, http.get(), config.file_check_interval, status);
   hermod::cli::notify_stopping();
   hermod::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
