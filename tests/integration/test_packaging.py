@@ -38,6 +38,9 @@ def deb() -> pathlib.Path:
     path = REPO / "build" / f"hermod_{PROJECT_VERSION}_{arch()}.deb"
     if not path.exists():
         pytest.skip(f"no {path.relative_to(REPO)}: `make deb` builds it (make integration does)")
+    binary = REPO / "build/release/hermod"
+    if binary.exists() and binary.stat().st_mtime > path.stat().st_mtime:
+        pytest.skip(f"{path.relative_to(REPO)} is older than build/release/hermod: `make deb` renews it")
     return path
 
 
