@@ -12,6 +12,7 @@ class Counter {
  public:
   void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   void sub(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  void set(std::uint64_t n) { v_.store(n, std::memory_order_relaxed); }  // a gauge's owner
   std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:

@@ -1,6 +1,8 @@
 #include "broker/worker.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <exception>
 #include <system_error>
 
@@ -49,6 +51,7 @@ Worker::Worker(const Services& services, std::uint32_t index, const std::vector<
       context_(LinkContext{*this, services.config, services.clock, stats_, memory_, header_cache_,
                            std::span<char>(scratch_.data(), scratch_.size())},
                services, index, io_, *this, sessions_, routes_, writer_, holds_, delivery_, flaps_, policy_) {
+  stats_.set_listeners(services.config.listeners.size());
   // What a round of stream events read is committed and flushed once, right after the round.
   poller_.set_after_round([this] { end_turn(); });
   handshakes_.failures = &services.refusals.tls_failures;
@@ -226,6 +229,7 @@ std::unique_ptr<net::Stream> Worker::admit(std::size_t i, std::unique_ptr<net::S
     return refuse(counter, services_.refusals.of(verdict.refusal), subject);
   }
   slot = std::move(verdict.slot);
+  if (auto* l = stats_.listener(config.index)) l->accepted.add();
   return stream;
 }
 
@@ -287,7 +291,7 @@ void Worker::log_memory_summary(Clock::time_point now) {
   for (const Worker* w : peers_) {
     totals[0] += w->stats_.memory_exceeded.get();  // Counters: readable from any thread
     totals[1] += w->stats_.memory_reads_paused.get();
-    totals[2] += w->stats_.memory_dropped.get();
+    totals[2] += w->stats_.dropped[static_cast<std::size_t>(DropReason::memory_budget)].get();
   }
   const std::uint64_t d[3] = {totals[0] - memory_logged_[0], totals[1] - memory_logged_[1], totals[2] - memory_logged_[2]};
   if (d[0] == 0 && d[1] == 0 && d[2] == 0) return;
@@ -337,6 +341,11 @@ void Worker::start_sweep() {
   sweep_timer_.expires_after(kSweepInterval);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
+    // Event-loop lag: how long after its expiry the timer's handler ran (the real clock's, not
+    // the injected one's: this measures the thread, not the broker's notion of time).
+    const auto late = std::chrono::steady_clock::now() - sweep_timer_.expiry();
+    stats_.loop_lag_us.set(static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(late).count())));
     sweep();
     start_sweep();
   });
@@ -430,7 +439,14 @@ void Worker::end_turn() {
 
 bool Worker::commit_now() {
   // Group commit: everything this turn acknowledges is on disk before any byte leaves.
-  if (auto status = writer_.commit(); !status.ok()) {
+  const bool writes = writer_.has_writes();
+  const auto started = writes ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  auto status = writer_.commit();
+  if (writes) {
+    stats_.store_commits.observe(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()));
+  }
+  if (!status.ok()) {
     logger("store")->error("store write failed, closing {} connection(s) unacknowledged: {}", dirty_.size(),
                            status.message());
     turn_failed_ = true;

@@ -4,6 +4,7 @@
 
 #include "broker/broker.hpp"
 #include "http/admin_api.hpp"
+#include "http/metrics_endpoint.hpp"
 
 namespace hermod::http {
 
@@ -41,6 +42,7 @@ OperatorServer::OperatorServer(broker::Broker& broker, const broker::HttpConfig&
     broker_.reload();
     reloaded();
   });
+  add_metrics_route(router_, broker_, admin_);
   server_ = std::make_unique<Server>(server_config(config), router_);
 }
 

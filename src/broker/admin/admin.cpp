@@ -203,6 +203,21 @@ void Admin::sessions(PageQuery page, SessionFilter filter, std::function<void(Pa
       });
 }
 
+void Admin::session_counts(std::function<void(std::vector<SessionCounts>)> done) {
+  gather<SessionCounts>(
+      broker_,
+      [](Worker& w) {
+        SessionCounts n;
+        w.sessions().for_each([&](Session& s) {
+          ++(connection_of(s) ? n.online : n.offline);
+          n.queued += s.queue_size();
+          n.inflight += s.inflight().size();
+        });
+        return n;
+      },
+      std::move(done));
+}
+
 void Admin::subscriptions(PageQuery page, std::optional<std::string> client_id,
                           std::function<void(Page<SubscriptionInfo>)> done) {
   const auto limit = page.limit;

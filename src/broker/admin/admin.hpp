@@ -87,6 +87,14 @@ struct BanInfo {
 
 enum class SessionFilter { all, online, offline };
 
+// One worker's sessions summed (for /metrics).
+struct SessionCounts {
+  std::uint64_t online = 0;
+  std::uint64_t offline = 0;
+  std::uint64_t queued = 0;    // messages waiting in session queues
+  std::uint64_t inflight = 0;  // outgoing QoS 1/2 messages sent and not yet acknowledged
+};
+
 struct Disconnected {
   bool found = false;          // a client or session of that id existed
   bool disconnected = false;   // a connection was closed
@@ -112,6 +120,9 @@ class Admin {
   // ends too (also an offline one).
   void disconnect(std::string client_id, bool drop_session, std::function<void(Disconnected)> done);
   void sessions(PageQuery page, SessionFilter filter, std::function<void(Page<SessionInfo>)> done);
+  // Each worker's sessions counted, in worker order: one scan of its sessions (O(sessions); no
+  // counter on the publish path keeps these).
+  void session_counts(std::function<void(std::vector<SessionCounts>)> done);
   void subscriptions(PageQuery page, std::optional<std::string> client_id,
                      std::function<void(Page<SubscriptionInfo>)> done);
   // Retained messages matching `filter` (a valid filter; see valid_filter()), by topic. Runs on

@@ -195,19 +195,20 @@ bool Link::send(const mqtt::Packet& packet) {
 }
 
 bool Link::send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bool dup) {
-  if (link_closed_) return false;
+  auto dropped = [this](DropReason why) {
+    context_.stats.drop(why);
+    return false;
+  };
+  if (link_closed_) return dropped(DropReason::closed);
   const Message& m = *out.message;
   if (out.qos == 0 && out_bytes_ > 0) {
-    if (out_bytes_ > context_.config.limits.max_write_buffer) return false;
-    if (stalled_ && context_.memory.over()) {
-      // Over the memory budget, a subscriber that is not keeping up gets no more QoS 0.
-      context_.stats.memory_dropped.add();
-      return false;
-    }
+    if (out_bytes_ > context_.config.limits.max_write_buffer) return dropped(DropReason::write_buffer);
+    // Over the memory budget, a subscriber that is not keeping up gets no more QoS 0.
+    if (stalled_ && context_.memory.over()) return dropped(DropReason::memory_budget);
   }
   const bool expires = m.expires_at != Clock::time_point::max();
   const auto now = expires ? context_.clock.now() : Clock::time_point{};  // no clock read per recipient
-  if (expires && m.expired(now)) return false;  // MQTT 5 message expiry [MQTT-3.3.2-5]
+  if (expires && m.expired(now)) return dropped(DropReason::expired);  // MQTT 5 message expiry [MQTT-3.3.2-5]
 
   const mqtt::Properties* props = m.props.get();
   std::optional<mqtt::Properties> local;  // MQTT 5 fields that differ per recipient, when any do
@@ -241,7 +242,7 @@ bool Link::send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bo
       cache.bytes.clear();
       mqtt::encode_publish_header(h, version_, cache.bytes);
     }
-    if (cache.bytes.size() + m.payload().size() > client_max_packet_size_) return false;
+    if (cache.bytes.size() + m.payload().size() > client_max_packet_size_) return dropped(DropReason::too_large);
     tail_chunk().append(cache.bytes);
     append_payload(cache.bytes.size(), out);
     return true;
@@ -252,7 +253,7 @@ bool Link::send_publish(const OutboundMessage& out, mqtt::PacketId packet_id, bo
     if (alias != 0 && send_topic) {
       if (auto it = aliases().outbound.find(m.topic()); it != aliases().outbound.end()) aliases().outbound.erase(it);
     }
-    return false;
+    return dropped(DropReason::too_large);
   }
   std::string& buf = tail_chunk();
   const auto before = buf.size();
@@ -271,7 +272,7 @@ void Link::append_payload(std::size_t header_size, const OutboundMessage& out) {
     out_.back().payload_of = out.message;
   }
   queued(header_size + payload.size());
-  context_.stats.messages_sent.add();
+  context_.stats.sent.count(out.qos, payload.size());
   schedule_flush();
 }
 

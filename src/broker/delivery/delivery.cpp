@@ -120,7 +120,7 @@ void Delivery::count_queued(const OutboundMessage& out, bool entering) {
 
 void Delivery::queue_or_drop(Session& s, OutboundMessage& out) {
   if (!s.enqueue(out, p_.config.limits)) {
-    p_.stats.messages_dropped.add();
+    p_.stats.drop(DropReason::queue_full);
     p_.writer.forget_stored(s, out);
   } else {
     count_queued(s.queue_back(), true);
@@ -144,26 +144,26 @@ bool Delivery::may_receive(Session& s, const OutboundMessage& out) {
   return false;
 }
 
-void Delivery::drop(Session& s, OutboundMessage& out) {
-  p_.stats.messages_dropped.add();
+void Delivery::refuse(Session& s, OutboundMessage& out) {
+  p_.stats.drop(DropReason::not_authorized);
   p_.writer.forget_stored(s, out);
 }
 
 void Delivery::deliver(Session& s, OutboundMessage out, PublishGate* gate) {
-  if (!may_receive(s, out)) return drop(s, out);
+  if (!may_receive(s, out)) return refuse(s, out);
   const auto& limits = p_.config.limits;
   Link* c = s.connection();
   if (!c) {
     const bool queue = s.persistent() && (out.qos > 0 || limits.queue_qos0);
     if (!queue) {
-      p_.stats.messages_dropped.add();
+      p_.stats.drop(DropReason::offline);
       p_.writer.forget_stored(s, out);
       return;
     }
     return queue_or_drop(s, out);
   }
   if (out.qos == 0) {
-    if (!c->send_publish(out, 0, false)) p_.stats.messages_dropped.add();
+    c->send_publish(out, 0, false);  // counts what it drops, and why
     return;
   }
   // Order is kept: while older messages wait in the queue, new ones queue behind them.
@@ -181,7 +181,6 @@ void Delivery::send_inflight(Session& s, OutboundMessage out, PublishGate* gate)
   auto& entry = s.inflight().insert(*id, InflightMessage{std::move(out), s.next_sequence(), state});
   if (!s.connection()->send_publish(entry.out, *id, false)) {
     // Expired, or larger than the client accepts: discarded as if delivered [MQTT-3.1.2-25].
-    p_.stats.messages_dropped.add();
     p_.writer.forget_stored(s, entry.out);
     s.inflight().erase(*id);
     return;
@@ -195,11 +194,11 @@ void Delivery::pump(Session& s) {
     OutboundMessage out = s.dequeue();
     count_queued(out, false);
     if (!may_receive(s, out)) {
-      drop(s, out);
+      refuse(s, out);
       continue;
     }
     if (out.qos == 0) {
-      if (!s.connection()->send_publish(out, 0, false)) p_.stats.messages_dropped.add();
+      s.connection()->send_publish(out, 0, false);
       p_.writer.forget_stored(s, out);
     } else {
       send_inflight(s, std::move(out), nullptr);
@@ -214,8 +213,7 @@ void Delivery::resume(Session& s) {
     InflightMessage* m = s.inflight().find(id);
     if (m->state == InflightMessage::State::awaiting_pubcomp) {
       c->send(mqtt::Pubrel{id});  // rare: resent once per reconnect
-    } else if (!c->send_publish(m->out, id, true)) {
-      p_.stats.messages_dropped.add();  // expired while the client was away
+    } else if (!c->send_publish(m->out, id, true)) {  // expired while the client was away
       p_.writer.forget_stored(s, m->out);
       s.inflight().erase(id);
     }

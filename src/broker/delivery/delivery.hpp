@@ -103,8 +103,8 @@ class Delivery {
   // Whether the ACL in force lets `s`'s client receive `out` now. Every delivery asks, queued
   // ones again when they leave the queue, so a revoked grant stops what was already routed.
   bool may_receive(Session& s, const OutboundMessage& out);
-  // Drops `out` for `s` (counted, and forgotten by the store).
-  void drop(Session& s, OutboundMessage& out);
+  // Drops `out` for `s` as the ACL refused it (counted, and forgotten by the store).
+  void refuse(Session& s, OutboundMessage& out);
 
   Parts p_;
   const std::vector<Delivery*>* all_ = nullptr;

@@ -35,6 +35,7 @@ class SessionWriter {
   store::Batch* writes();
   // Commits this turn's batch (if it holds anything).
   Status commit();
+  bool has_writes() const { return batch_ && !batch_->empty(); }
 
   // The session's record (client id, expiry, offline time), if it is persistent; a session
   // becoming persistent also gets its subscriptions and inbound QoS 2 ids written.

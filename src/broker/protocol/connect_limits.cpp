@@ -100,6 +100,7 @@ bool Connection::login_wait(Connect& c) {
 }
 
 void Connection::login_failed(ReasonCode reason, std::string why, Properties props) {
+  context_.stats.logins_failed.add();
   const auto group = login_group();
   const auto hold = ctx().services.logins.failed(group, LoginDelayRules::of(ctx().policy().limits()));
   if (hold <= Clock::duration::zero()) return refuse_connect(reason, why, std::move(props));
@@ -112,6 +113,7 @@ void Connection::login_failed(ReasonCode reason, std::string why, Properties pro
 
 void Connection::login_succeeded(const Connect& c) {
   if (!c.username && !c.password && !c.props.authentication_method) return;
+  context_.stats.logins_succeeded.add();
   ctx().services.logins.succeeded(login_group());
 }
 

@@ -267,7 +267,7 @@ void Connection::close(CloseReason reason, mqtt::ReasonCode code) {
   const bool will = reason != CloseReason::client_disconnect && reason != CloseReason::server_shutdown &&
                     reason != CloseReason::refused;
   if (was_connected) {
-    context_.stats.clients_connected.sub();
+    count_connected(false);
     logger("client")->info("{} {} disconnected: {}", remote(), session_ ? session_->client_id() : "", to_string(reason));
   } else if (reason != CloseReason::refused) {
     logger("client")->debug("{} closed before CONNECT: {}", remote(), to_string(reason));
@@ -314,6 +314,21 @@ void Connection::resume_after_pause(Pause why) {
 void Connection::release_idle_buffers() {
   Link::release_idle_buffers();
   if (session_) session_->release_idle_window();
+}
+
+void Connection::count_connected(bool up) {
+  auto& stats = context_.stats;
+  Counter* listener = nullptr;
+  if (ListenerStats* l = listener_ ? stats.listener(listener_->index) : nullptr) {
+    listener = &l->connected[ListenerStats::version_index(static_cast<std::uint8_t>(version()))];
+  }
+  if (up) {
+    stats.clients_connected.add();
+    if (listener) listener->add();
+  } else {
+    stats.clients_connected.sub();
+    if (listener) listener->sub();
+  }
 }
 
 }  // namespace hermod::broker

@@ -163,6 +163,8 @@ class Connection final : public Link {
   void login_failed(mqtt::ReasonCode reason, std::string why, mqtt::Properties props = {});
   // A successful login with credentials: the address group's failures are forgotten.
   void login_succeeded(const mqtt::Connect& c);
+  // The connected gauges, overall and of its listener and protocol version (up: past CONNACK).
+  void count_connected(bool up);
   // Runs `f` on this connection after `delay` (a login delay), reading paused meanwhile.
   template <typename F>
   void after_login_delay(Clock::duration delay, F&& f);

@@ -68,6 +68,7 @@ bool Connection::authenticate_by_certificate(Connect& c) {
   const std::string& name =
       listener_->identity_as_username == CertificateIdentity::common_name ? id->common_name : id->subject;
   if (name.empty()) {
+    context_.stats.logins_failed.add();
     refuse_connect(ReasonCode::not_authorized, "the client certificate has no " +
                                                    std::string(listener_->identity_as_username ==
                                                                        CertificateIdentity::common_name
@@ -79,6 +80,7 @@ bool Connection::authenticate_by_certificate(Connect& c) {
   c.username = name;
   c.password.reset();
   user_from_certificate_ = true;
+  context_.stats.logins_succeeded.add();
   accept_connect(std::move(c));
   return true;
 }
@@ -97,6 +99,7 @@ void Connection::password_checked(auth::PasswordCheck verdict, Connect&& c) {
                           c.username ? "wrong password or unknown user \"" + *c.username + "\""
                                      : std::string("password without user name"));
     case auth::PasswordCheck::anonymous_denied:
+      context_.stats.logins_failed.add();
       return refuse_connect(ReasonCode::not_authorized, "no user name, anonymous clients not allowed");
   }
 }

@@ -144,7 +144,7 @@ void Connection::accept_connect(Connect&& c) {
   state_ = State::connected;
   last_received_ = context_.clock.now();  // keepalive counts from here
   ctx().flaps.connected(c.client_id, FlapRules::of(ctx().policy().limits()));
-  context_.stats.clients_connected.add();
+  count_connected(true);
   if (s->persistent()) {
     ctx().writer.store_session(*s);  // committed before the CONNACK leaves
   } else if (s->stored()) {

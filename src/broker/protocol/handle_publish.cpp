@@ -11,7 +11,7 @@ using namespace mqtt;
 void Connection::handle_publish(Publish&& p) {
   if (is_v5(version())) {
     if (!p.props.subscription_identifiers.empty()) {
-      context_.stats.messages_received.add();
+      context_.stats.received.count(p.qos, p.payload.size());
       return fail({ReasonCode::protocol_error, "subscription identifier from a client"});  // [MQTT-3.3.4-6]
     }
     if (!resolve_topic_alias(p)) return;
@@ -20,7 +20,7 @@ void Connection::handle_publish(Publish&& p) {
 }
 
 void Connection::publish_received(const PublishView& p, Properties* props) {
-  context_.stats.messages_received.add();
+  context_.stats.received.count(p.qos, p.payload.size());
   Session& s = *session_;
   const bool v5 = is_v5(version());
   if (v5) {
@@ -41,7 +41,7 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
   std::shared_ptr<AckGate> gate;
   if (is_failure(reason)) {
     // An MQTT 5 QoS 1/2 PUBLISH beyond the client's rate: refused, not routed.
-    context_.stats.messages_dropped.add();
+    context_.stats.drop(DropReason::rate_limit);
   } else if (v5 && props && props->payload_format_indicator.value_or(0) == 1 && !is_valid_mqtt_utf8(p.payload)) {
     // The payload says it is UTF-8 and is not [MQTT-3.3.2-4]: refused, not routed.
     if (p.qos == 0) return fail({ReasonCode::payload_format_invalid, "payload is not UTF-8"});
@@ -52,7 +52,7 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
       logger("client")->info("{} {}: PUBLISH dropped: its topic is longer or deeper than limits.max_topic_length/depth",
                              remote(), s.client_id());
     }
-    context_.stats.messages_dropped.add();
+    context_.stats.drop(DropReason::topic_limits);
     if (v5) reason = ReasonCode::topic_name_invalid;
   } else if (const char* why = publish_refusal(p.topic)) {
     // Not routed. MQTT 5 says why on PUBACK/PUBREC; 3.1.1 has no way to, so the message is
@@ -61,7 +61,7 @@ void Connection::publish_received(const PublishView& p, Properties* props) {
       warned_refused_ = true;
       logger("client")->info("{} {}: PUBLISH to \"{}\" dropped: {}", remote(), s.client_id(), p.topic, why);
     }
-    context_.stats.messages_dropped.add();
+    context_.stats.drop(DropReason::not_authorized);
     if (v5) reason = ReasonCode::not_authorized;
   } else {
     auto m = make_message(p.topic, p.payload);
