@@ -77,7 +77,8 @@ install: release tools
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)/release --prefix $(PREFIX)
 
 # The Debian package build/hermod_VERSION_ARCH.deb (scripts/build-deb.sh; docs/operations.md).
-deb: release tools
+deb: release
+	@$(LOCK) cmake --build $(BUILD)/release -j $(JOBS) --target hermod-cli
 	@bash scripts/build-deb.sh $(BUILD)/release $(BUILD)
 
 RESULTS := $(CURDIR)/$(BUILD)/test-results
