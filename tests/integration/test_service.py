@@ -195,3 +195,16 @@ def test_unknown_log_format_is_a_config_error(tmp_path):
     r = subprocess.run([str(hermod_bin()), "-c", str(conf)], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
     assert r.stderr == f"hermod: {conf}:3: broker.log_format: must be text or json\n"
+
+
+def test_json_start_up_error_is_a_json_line(tmp_path):
+    """A listener that cannot start, with log_format = "json": the error is a log line too."""
+    conf = tmp_path / "tls.toml"
+    conf.write_text(f'[broker]\nworkers = 1\nlog_format = "json"\n[[listeners]]\nbind = "{HOST}"\n'
+                    f'port = {free_port()}\ntransport = "tls"\ncert_file = "missing.crt"\nkey_file = "missing.key"\n')
+    r = subprocess.run([str(hermod_bin()), "-c", str(conf)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1, r.stderr
+    records = json_lines(r.stderr)
+    errors = [x for x in records if x["level"] == "error"]
+    assert len(errors) == 1 and errors[0]["logger"] == "broker", records
+    assert str(tmp_path / "missing.crt") in errors[0]["message"], errors[0]

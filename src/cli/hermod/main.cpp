@@ -69,6 +69,18 @@ std::string serving_status(const hermod::broker::Config& config) {
   return s;
 }
 
+// A start-up message once logging is set up: "hermod: ..." on stderr, or with log_format = "json"
+// a log line, so that every line a collector reads parses.
+void say(const hermod::broker::Config& config, bool error, const std::string& message) {
+  if (config.log_format != "json") {
+    std::cerr << "hermod: " << message << "\n";
+  } else if (error) {
+    hermod::logger("broker")->error("{}", message);
+  } else {
+    hermod::logger("broker")->info("{}", message);
+  }
+}
+
 // Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile (told to systemd as
 // RELOADING=1, then READY=1 with `status`) and, every `interval` seconds (0: never), reloading
 // what changed (TLS files; configuration, password and ACL files). The three signals are blocked
@@ -140,9 +152,9 @@ int main(int argc, char** argv) {
   if (o.store_reset && !config.data_dir.empty() && std::filesystem::exists(config.data_dir)) {
     try {
       const auto aside = hermod::broker::store::Store::move_aside(config.data_dir);
-      std::cerr << "hermod: moved the old store to " << aside << "\n";
+      say(config, false, "moved the old store to " + aside);
     } catch (const std::exception& e) {
-      std::cerr << "hermod: cannot move " << config.data_dir << " aside: " << e.what() << "\n";
+      say(config, true, "cannot move " + config.data_dir + " aside: " + e.what());
       return 1;
     }
   }
@@ -164,7 +176,7 @@ int main(int argc, char** argv) {
     http = hermod::http::OperatorServer::make(broker);
     if (http) http->start();
   } catch (const std::exception& e) {
-    std::cerr << "hermod: " << e.what() << "\n";
+    say(config, true, e.what());
     return 1;
   }
   const std::string status = serving_status(config);
