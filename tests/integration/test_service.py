@@ -5,7 +5,6 @@ SIGHUP reload, STOPPING=1 on SIGTERM), and log lines as JSON for a log collector
 from __future__ import annotations
 
 import calendar
-import itertools
 import json
 import os
 import re
@@ -18,33 +17,9 @@ import pytest
 
 import mqtt_raw
 from broker_process import HOST, free_port, hermod_bin, port_accepts, unique_id, wait_for
+from notify_socket import NotifySocket
 
 pytestmark = pytest.mark.hermod_only("sd_notify and log_format are Hermod's")
-
-_sockets = itertools.count(1)
-
-
-class NotifySocket:
-    """systemd's side of sd_notify: a unix datagram socket (in the abstract namespace, so no
-    path length limit) whose datagrams are the broker's notifications."""
-
-    def __init__(self):
-        self.name = f"@hermod-test-{os.getpid()}-{next(_sockets)}"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind("\0" + self.name[1:])
-
-    def next(self, timeout: float = 10.0) -> dict[str, str]:
-        """The next notification as a dict of its KEY=VALUE lines."""
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(4096)
-        except socket.timeout:
-            raise AssertionError(f"no sd_notify message within {timeout:g} s") from None
-        return dict(line.split("=", 1) for line in data.decode().splitlines())
-
-    def close(self):
-        self.sock.close()
-
 
 @pytest.fixture
 def notify():
