@@ -143,15 +143,19 @@ std::vector<std::pair<std::string, std::string>> Broker::file_stamps(const Confi
   return out;
 }
 
-void Broker::reload() {
+std::vector<std::string> Broker::reload() {
   std::lock_guard lock(reload_mutex_);
+  std::vector<std::string> problems;
   for (auto& l : listeners_) {
-    if (l->config().is_tls()) (void)l->reload_tls();
+    if (l->config().is_tls() && !l->reload_tls()) {
+      problems.push_back("listener " + l->config().name() + ": TLS files not reloaded, the previous ones stay in use");
+    }
   }
-  reload_policy();
+  reload_policy(problems);
+  return problems;
 }
 
-void Broker::reload_policy() {
+void Broker::reload_policy(std::vector<std::string>& problems) {
   const auto current = policy_.current();
   auto running = std::make_shared<Config>(*current->config);
   if (config_.source != Config{}.source) {
@@ -164,9 +168,12 @@ void Broker::reload_policy() {
     } catch (const ConfigError& e) {
       // The files below are read again all the same, from the paths in force.
       logger("broker")->warn("reload: configuration not read, its previous values stay in force: {}", e.what());
+      problems.emplace_back(e.what());
     }
   }
-  if (!config_.auth.password_file.empty()) (void)auth_.reload();
+  if (!config_.auth.password_file.empty()) {
+    if (auto error = auth_.reload(); !error.empty()) problems.push_back(std::move(error));
+  }
   auto next = std::make_shared<Policy>();
   next->generation = ++policy_generation_;
   next->acl = current->acl;
@@ -181,6 +188,7 @@ void Broker::reload_policy() {
     } catch (const ConfigError& e) {
       // Never fail open: a file that does not parse changes nothing.
       logger("auth")->warn("reload: ACL not reloaded, the previous rules stay in force: {}", e.what());
+      problems.emplace_back(e.what());
       running->auth.acl_file = current->config->auth.acl_file;
     }
   }
@@ -213,7 +221,8 @@ void Broker::reload_changed_files() {
   for (std::size_t i = 0; i < now.size(); ++i) {
     if (i >= watched_.size() || now[i] != watched_[i]) logger("broker")->info("{} changed: reloading", now[i].first);
   }
-  reload_policy();
+  std::vector<std::string> problems;  // logged where found
+  reload_policy(problems);
 }
 
 void Broker::stop() {
@@ -244,7 +253,7 @@ BrokerTotals Broker::totals() const {
     t.subscriptions += s.subscriptions.get();
     t.memory_exceeded += s.memory_exceeded.get();
     t.memory_reads_paused += s.memory_reads_paused.get();
-    t.memory_dropped += s.dropped[static_cast<std::size_t>(DropReason::memory_budget)].get();
+    t.memory_dropped += s.dropped_for(DropReason::memory_budget);
     t.memory_releases += s.memory_releases.get();
     t.connections_refused_denied += s.connections_refused_denied.get();
     t.connections_refused_listener_full += s.connections_refused_listener_full.get();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,8 +49,9 @@ class Broker {
   // SIGHUP: reads the configuration file, the password file, the ACL file and the TLS
   // listeners' files again. Each part that fails to load keeps its previous rules in force (one
   // log line naming file and line), so a reload never opens what was closed. Connected clients
-  // are checked against the new rules at their next action (Policy).
-  void reload();
+  // are checked against the new rules at their next action (Policy). Returns what did not load
+  // (file, line and reason each; empty: everything did).
+  std::vector<std::string> reload();
   // The file check (broker.file_check_interval): reloads each TLS listener whose files changed,
   // and everything else as reload() does when the configuration, password or ACL file changed.
   void reload_changed_files();
@@ -111,7 +113,7 @@ class Broker {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<SysTopics> sys_;
   // Reads the configuration, password and ACL files again and gives every worker the new policy.
-  void reload_policy();
+  void reload_policy(std::vector<std::string>& problems);
   // The files reload_policy() reads, each with its modification time and size (the file check).
   std::vector<std::pair<std::string, std::string>> file_stamps(const Config& c) const;
   std::vector<std::pair<std::string, std::string>> watched_;

@@ -291,7 +291,7 @@ void Worker::log_memory_summary(Clock::time_point now) {
   for (const Worker* w : peers_) {
     totals[0] += w->stats_.memory_exceeded.get();  // Counters: readable from any thread
     totals[1] += w->stats_.memory_reads_paused.get();
-    totals[2] += w->stats_.dropped[static_cast<std::size_t>(DropReason::memory_budget)].get();
+    totals[2] += w->stats_.dropped_for(DropReason::memory_budget);
   }
   const std::uint64_t d[3] = {totals[0] - memory_logged_[0], totals[1] - memory_logged_[1], totals[2] - memory_logged_[2]};
   if (d[0] == 0 && d[1] == 0 && d[2] == 0) return;

@@ -87,6 +87,7 @@ json to_json(const ClientInfo& c) {
          {"protocol", c.protocol},
          {"keepalive", c.keepalive},
          {"connected_since_ms", c.connected_since_ms},
+         {"clean_start", c.clean_start},
          {"session_expiry", c.session_expiry},
          {"inflight", c.inflight},
          {"queued", c.queued},
@@ -129,10 +130,10 @@ std::string body_payload(const json& body) {
 
 std::uint8_t body_qos(const json& body) {
   if (!body.contains("qos")) return 0;
-  if (!body["qos"].is_number_integer() || body["qos"].get<int>() < 0 || body["qos"].get<int>() > 2) {
-    throw BadRequest{"qos must be 0, 1 or 2"};
-  }
-  return static_cast<std::uint8_t>(body["qos"].get<int>());
+  const json& q = body["qos"];
+  // Compared as the JSON number it is: get<int>() would wrap 4294967296 round to 0.
+  if (!q.is_number_unsigned() || q.get<std::uint64_t>() > 2) throw BadRequest{"qos must be 0, 1 or 2"};
+  return static_cast<std::uint8_t>(q.get<std::uint64_t>());
 }
 
 json parse_body(const Request& req) {
@@ -273,7 +274,7 @@ std::shared_ptr<Reply> share(Reply& r) { return std::make_shared<Reply>(std::mov
 
 }  // namespace
 
-void add_admin_routes(Router& router, broker::Broker& broker, Admin& admin, std::function<void()> reload) {
+void add_admin_routes(Router& router, broker::Broker& broker, Admin& admin, std::function<std::vector<std::string>()> reload) {
   router.add("GET", "/healthz", Access::open, [](const Request&, Reply reply) {
     reply(json_response(json{{"status", "ok"}}));
   });
@@ -460,8 +461,9 @@ void add_admin_routes(Router& router, broker::Broker& broker, Admin& admin, std:
 
   router.add("POST", "/api/v1/reload", Access::admin, [reload = std::move(reload)](const Request& req, Reply reply) {
     audit(req, "reload");
-    reload();
-    reply(json_response(json{{"reloaded", true}}));
+    const auto problems = reload();
+    // Answered 200 either way: what did not load keeps its previous rules in force.
+    reply(json_response(json{{"reloaded", problems.empty()}, {"errors", problems}}));
   });
   router.add("GET", "/api/v1/config", Access::admin, [&broker](const Request&, Reply reply) {
     const auto policy = broker.policy_snapshot();

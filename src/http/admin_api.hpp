@@ -6,6 +6,8 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "broker/admin/admin.hpp"
 #include "http/router.hpp"
@@ -19,6 +21,6 @@ namespace hermod::http {
 // `reload`: what POST /api/v1/reload runs (the broker's reload and whatever follows it, such as
 // the HTTP server taking the new tokens); called on the HTTP server's thread.
 void add_admin_routes(Router& router, broker::Broker& broker, broker::admin::Admin& admin,
-                      std::function<void()> reload);
+                      std::function<std::vector<std::string>()> reload);
 
 }  // namespace hermod::http

@@ -16,6 +16,7 @@ struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // the target before '?', still percent-encoded
   std::vector<std::pair<std::string, std::string>> query;  // percent-decoded, in order
+  bool bad_query = false;  // a parameter's percent-encoding was malformed (answered 400)
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
   std::string remote;  // "127.0.0.1:50312"

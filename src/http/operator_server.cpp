@@ -39,8 +39,9 @@ std::unique_ptr<OperatorServer> OperatorServer::make(broker::Broker& broker) {
 OperatorServer::OperatorServer(broker::Broker& broker, const broker::HttpConfig& config)
     : broker_(broker), admin_(broker) {
   add_admin_routes(router_, broker_, admin_, [this] {
-    broker_.reload();
+    auto problems = broker_.reload();
     reloaded();
+    return problems;
   });
   add_metrics_route(router_, broker_, admin_);
   server_ = std::make_unique<Server>(server_config(config), router_);

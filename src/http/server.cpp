@@ -108,7 +108,11 @@ struct Server::Impl {
         const auto eq = part.find('=');
         auto name = net::percent_decode(part.substr(0, eq), true);
         auto value = net::percent_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), true);
-        if (name && value && !name->empty()) r.query.emplace_back(std::move(*name), std::move(*value));
+        if (!name || !value) {
+          r.bad_query = true;
+        } else if (!name->empty()) {
+          r.query.emplace_back(std::move(*name), std::move(*value));
+        }
         if (amp == std::string_view::npos) break;
         rest = rest.substr(amp + 1);
       }
@@ -141,6 +145,7 @@ struct Server::Impl {
         co_return r;
       }
     }
+    if (req.bad_query) co_return error_response("bad_request", "malformed percent-encoding in the query string");
     auto pending = std::make_shared<Pending>();
     asio::steady_timer timer(*io);
     timer.expires_after(std::chrono::seconds(config.request_timeout));

@@ -8,6 +8,7 @@
 
 #include "broker/broker.hpp"
 #include "mqtt/topic.hpp"
+#include "mqtt/utf8.hpp"
 
 namespace hermod::broker::admin {
 
@@ -92,6 +93,7 @@ ClientInfo describe(const Session& s, const Connection& c) {
   i.protocol = protocol_name(c.version());
   i.keepalive = c.keep_alive();
   i.connected_since_ms = c.connected_since_ms();
+  i.clean_start = c.clean_start();
   i.session_expiry = s.expiry_interval();
   i.inflight = s.inflight().size();
   i.queued = s.queue_size();
@@ -314,14 +316,27 @@ void Admin::lift_ban(BanInfo::Kind kind, std::string key, std::function<void(boo
   w.post([&w, key = std::move(key), done = std::move(done)] { done(w.flaps().lift(key)); });
 }
 
+namespace {
+// What the broker refuses from clients in topics [MQTT-1.5.4-1] [MQTT-1.5.4-2] (and the control
+// characters docs/conformance.md says it refuses), it refuses from the API too.
+const char* text_refusal(const std::string& s) {
+  const unsigned flags = mqtt::scan_text(s);
+  if (flags & mqtt::kTextBadUtf8) return "not well-formed UTF-8, or holds U+0000";
+  if (flags & mqtt::kTextControl) return "holds a control character (U+0001..U+001F, U+007F..U+009F)";
+  return nullptr;
+}
+}  // namespace
+
 std::string Admin::check_topic_name(const std::string& topic) {
   if (topic.size() > 65'535) return "a topic name has at most 65535 bytes";
-  if (!mqtt::is_valid_topic_name(topic)) return "not a valid MQTT topic name (empty, a wildcard, or not UTF-8)";
+  if (const char* why = text_refusal(topic)) return std::string("a topic name ") + why;
+  if (!mqtt::is_valid_topic_name(topic)) return "not a valid MQTT topic name (empty, or a wildcard)";
   return {};
 }
 
 std::string Admin::check_topic_filter(const std::string& filter) {
   if (filter.size() > 65'535) return "a topic filter has at most 65535 bytes";
+  if (const char* why = text_refusal(filter)) return std::string("a topic filter ") + why;
   if (!mqtt::is_valid_topic_filter(filter) || mqtt::parse_shared_filter(filter)) {
     return "not a valid MQTT topic filter ('#' only as the last level, '+' a whole level; no $share)";
   }

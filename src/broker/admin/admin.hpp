@@ -55,6 +55,7 @@ struct ClientInfo {
   std::string protocol;   // "3.1" | "3.1.1" | "5.0"
   std::uint16_t keepalive = 0;
   std::int64_t connected_since_ms = 0;  // Unix milliseconds
+  bool clean_start = false;
   std::uint32_t session_expiry = 0;
   std::size_t inflight = 0;
   std::size_t queued = 0;

@@ -67,6 +67,7 @@ struct WorkerStats {
   ListenerStats* listener(std::size_t index) { return index < listener_count ? &listeners[index] : nullptr; }
 
   void drop(DropReason r) { dropped[static_cast<std::size_t>(r)].add(); }
+  std::uint64_t dropped_for(DropReason r) const { return dropped[static_cast<std::size_t>(r)].get(); }
   std::uint64_t dropped_total() const {
     std::uint64_t n = 0;
     for (const auto& c : dropped) n += c.get();

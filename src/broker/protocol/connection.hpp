@@ -92,6 +92,7 @@ class Connection final : public Link {
   std::uint16_t keep_alive() const { return keep_alive_; }
   const ListenerConfig* listener() const { return listener_; }
   std::int64_t connected_since_ms() const { return connected_since_ms_; }
+  bool clean_start() const { return clean_start_; }  // its CONNECT's Clean Start / Clean Session
   // The user name this client proved with the password file (a password or SCRAM), or null.
   const std::string* password_user() const;
   void mark_counted() { counted_ = true; }
@@ -214,6 +215,7 @@ class Connection final : public Link {
   bool warned_refused_ = false;  // logged a PUBLISH dropped by the ACL or for its '$' topic
   bool warned_subscribe_ = false;  // logged a SUBSCRIBE filter the ACL refused
   bool warned_rate_ = false;       // logged that the client went over its message or byte rate
+  bool clean_start_ = false;
   bool user_from_certificate_ = false;  // the user name is the client certificate's identity
   std::uint16_t keep_alive_ = 0;
   std::int64_t connected_since_ms_ = 0;

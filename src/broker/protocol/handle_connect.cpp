@@ -130,6 +130,7 @@ void Connection::accept_connect(Connect&& c) {
   s->set_identity(std::move(identity));
   if (c.will) will_ = std::make_unique<Will>(std::move(*c.will));
   keep_alive_ = c.keep_alive;
+  clean_start_ = c.clean_start;
   connected_since_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch()).count();
   if (v5) {

@@ -200,11 +200,11 @@ TEST_P(MemoryBudgetBrokerTest, ParksAHeavyPublisherAndDropsQos0ToAStalledSubscri
   // A light publisher is still read; its message reaches the healthy subscriber, not the
   // stalled one.
   auto light = connect(id_on(0, "light"), true, 0);
-  const auto dropped_before = w1.memory_dropped.get();
+  const auto dropped_before = w1.dropped_for(DropReason::memory_budget);
   (void)healthy->packets();
   light->send(publish_packet("flood", "light one", 0));
   run();
-  EXPECT_EQ(w1.memory_dropped.get(), dropped_before + 1) << "QoS 0 to the stalled subscriber is dropped";
+  EXPECT_EQ(w1.dropped_for(DropReason::memory_budget), dropped_before + 1) << "QoS 0 to the stalled subscriber is dropped";
   const auto got = only<mqtt::Publish>(healthy->packets());
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].payload, "light one");

@@ -91,7 +91,7 @@ TEST(WorkerStats, DropsAreCountedByReasonAndInTotal) {
   s.drop(broker::DropReason::queue_full);
   s.drop(broker::DropReason::queue_full);
   s.drop(broker::DropReason::closed);
-  EXPECT_EQ(s.dropped[static_cast<std::size_t>(broker::DropReason::queue_full)].get(), 2u);
+  EXPECT_EQ(s.dropped_for(broker::DropReason::queue_full), 2u);
   EXPECT_EQ(s.dropped_total(), 3u);
   EXPECT_EQ(broker::to_string(broker::DropReason::closed), "closed");
   EXPECT_EQ(broker::to_string(broker::DropReason::queue_full), "queue_full");
