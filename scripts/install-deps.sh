@@ -16,7 +16,7 @@ packages=(
   librocksdb-dev libmimalloc-dev nlohmann-json3-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest python3-pytest-xdist
-  nodejs npm chromium haproxy prometheus
+  nodejs npm chromium firefox-esr haproxy prometheus
   dpkg-dev systemd strace
 )
 

@@ -4,6 +4,7 @@
 
 #include "broker/broker.hpp"
 #include "http/admin_api.hpp"
+#include "http/dashboard_routes.hpp"
 #include "http/metrics_endpoint.hpp"
 
 namespace hermod::http {
@@ -43,6 +44,7 @@ OperatorServer::OperatorServer(broker::Broker& broker, const broker::HttpConfig&
     reloaded();
     return problems;
   });
+  add_dashboard_routes(router_);
   add_metrics_route(router_, broker_, admin_);
   server_ = std::make_unique<Server>(server_config(config), router_);
 }
