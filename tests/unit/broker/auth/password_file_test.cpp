@@ -184,7 +184,7 @@ TEST(PasswordTable, UnknownUsersTakeAsLongAsKnownOnesOfEveryKind) {
   // The fastest of several rounds, taken in turns: the least disturbed by other processes.
   double best[kTries];
   std::fill(std::begin(best), std::end(best), 1e9);
-  for (int round = 0; round < 5; ++round) {
+  for (int round = 0; round < 9; ++round) {
     for (std::size_t i = 0; i < kTries; ++i) {
       const auto start = std::chrono::steady_clock::now();
       (void)table.check(&tries[i].first, tries[i].second);
@@ -193,7 +193,9 @@ TEST(PasswordTable, UnknownUsersTakeAsLongAsKnownOnesOfEveryKind) {
     }
   }
   const auto [fastest, slowest] = std::minmax_element(std::begin(best), std::end(best));
-  EXPECT_LT(*slowest, *fastest * 2) << "$7$ user " << best[0] << " ms (right password " << best[1] << " ms), $6$ user "
+  // Without the decoys the spread is about a thousandfold ($6$ against $7$); 3x leaves room for
+  // a loaded machine (2x failed when three test binaries shared two cores).
+  EXPECT_LT(*slowest, *fastest * 3) << "$7$ user " << best[0] << " ms (right password " << best[1] << " ms), $6$ user "
                                     << best[2] << " ms, SCRAM user " << best[3] << " ms, unknown user " << best[4]
                                     << " ms";
 }
