@@ -15,7 +15,7 @@ ARGS ?=
 COMMA := ,
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build-dir build release tools release-all asan tsan fuzz-build run test unit integration fuzz fuzz-smoke crash-test bench clean
+.PHONY: all deps build-dir build release tools release-all asan tsan fuzz-build run install deb test unit integration fuzz fuzz-smoke crash-test bench clean
 
 all: build
 
@@ -60,9 +60,26 @@ fuzz-build: deps | build-dir
 	@export CXX=clang++; $(call configure,$(BUILD)/fuzz,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERMOD_FUZZ=ON -DHERMOD_TESTS=OFF -DHERMOD_BENCH=OFF)
 	@$(LOCK) cmake --build $(BUILD)/fuzz -j $(JOBS)
 
-# Starts the broker in the foreground on its embedded default configuration.
+# Starts the broker in the foreground on its embedded default configuration, with its store in
+# build/run-data so that a restart keeps what was acknowledged. ARGS naming a configuration file
+# or a data directory leave the store to them.
+RUN_DATA := $(BUILD)/run-data
+RUN_DATA_ARGS := $(if $(filter -c --config --config=% --data-dir --data-dir=%,$(ARGS)),,--data-dir $(RUN_DATA))
 run: release tools
-	./$(BUILD)/release/hermod $(ARGS)
+	@$(if $(RUN_DATA_ARGS),echo "make run: the broker's data lives in $(RUN_DATA) (delete it to start empty)")
+	./$(BUILD)/release/hermod $(RUN_DATA_ARGS) $(ARGS)
+
+# CMake install of the broker, hermod-cli, the systemd unit, /etc/hermod/hermod.toml (kept when it
+# exists), the docs, and the client library's headers:
+# make install PREFIX=/usr DESTDIR=/tmp/stage.
+PREFIX ?= /usr/local
+install: release tools
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)/release --prefix $(PREFIX)
+
+# The Debian package build/hermod_VERSION_ARCH.deb (scripts/build-deb.sh; docs/operations.md).
+deb: release
+	@$(LOCK) cmake --build $(BUILD)/release -j $(JOBS) --target hermod-cli
+	@bash scripts/build-deb.sh $(BUILD)/release $(BUILD)
 
 RESULTS := $(CURDIR)/$(BUILD)/test-results
 
@@ -77,15 +94,17 @@ PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_family=xuni
 
 # The integration suite against the ASan+UBSan broker and clients, the release broker, and the
 # ThreadSanitizer broker. hermod-cli and the examples are the ASan builds in every run (they are
-# clients; testing them once is enough, and not building them in release saves minutes).
-integration: release asan tsan
+# clients: testing them once is enough).
+# test_packaging.py checks the Debian package (make deb, which needs the release hermod-cli) and
+# runs the broker it contains, whatever HERMOD_BIN says: it runs in the release pass only.
+integration: release asan tsan deb
 	@mkdir -p $(RESULTS)
-	HERMOD_BIN=$(CURDIR)/$(BUILD)/asan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST) --junitxml=$(RESULTS)/integration-asan.xml
+	HERMOD_BIN=$(CURDIR)/$(BUILD)/asan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST) --deselect tests/integration/test_packaging.py --junitxml=$(RESULTS)/integration-asan.xml
 	HERMOD_BIN=$(CURDIR)/$(BUILD)/release/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST) --junitxml=$(RESULTS)/integration-release.xml
-# The TSan run deselects test_cli_interop.py: those tests drive hermod-cli against Debian's
+# The TSan run deselects test_cli_interop.py too: those tests drive hermod-cli against Debian's
 # mosquitto and never start a Hermod broker, so under the TSan broker they would repeat the
 # ASan run's work and check nothing threaded.
-	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" HERMOD_BIN=$(CURDIR)/$(BUILD)/tsan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST) --deselect tests/integration/test_cli_interop.py --junitxml=$(RESULTS)/integration-tsan.xml
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" HERMOD_BIN=$(CURDIR)/$(BUILD)/tsan/hermod HERMOD_CLI=$(CURDIR)/$(BUILD)/asan/hermod-cli HERMOD_EXAMPLES_DIR=$(CURDIR)/$(BUILD)/asan/examples $(PYTEST) --deselect tests/integration/test_cli_interop.py --deselect tests/integration/test_packaging.py --junitxml=$(RESULTS)/integration-tsan.xml
 
 # Every fuzz target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600 for a longer run).
 fuzz: fuzz-build

@@ -6,6 +6,8 @@
 # PROXY protocol tests, a system proxy; prometheus, for the metrics tests, a server on 9090); a
 # temporary policy-rc.d forbids service starts during the install, and where systemd runs the
 # units are disabled afterwards, so that `make run` can own 1883 and the tests run their own.
+# dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze) and strace (the unit's system call filter)
+# are for `make deb` and its tests.
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest python3-pytest-xdist
   nodejs npm chromium firefox-esr haproxy prometheus
+  dpkg-dev systemd strace
 )
 
 missing=()

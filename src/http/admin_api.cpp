@@ -196,6 +196,7 @@ json config_json(const broker::Config& c) {
       {"broker",
        {{"workers", c.resolved_workers()},
         {"log_level", c.log_level},
+        {"log_format", c.log_format},
         {"sys_interval", c.sys_interval},
         {"file_check_interval", c.file_check_interval}}},
       {"listeners", std::move(listeners)},

@@ -31,7 +31,7 @@ STOP_DEADLINE = 10.0
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:")
 
 # Keys of Hermod's TOML configuration, by table.
-BROKER_KEYS = ("workers", "log_level", "sys_interval", "file_check_interval")
+BROKER_KEYS = ("workers", "log_level", "log_format", "sys_interval", "file_check_interval")
 LIMIT_KEYS = ("max_packet_size", "max_connections", "max_inflight", "max_queued_messages",
               "max_queued_bytes", "connect_timeout", "max_tls_handshakes", "queue_qos0",
               "message_rate", "byte_rate", "max_subscriptions", "max_topic_length", "max_topic_depth",

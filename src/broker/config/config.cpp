@@ -102,13 +102,17 @@ class Reader {
 };
 
 void read_broker(const Reader& r, const toml::table& t, Config& c) {
-  r.only(t, "broker.", {"workers", "log_level", "sys_interval", "file_check_interval"});
+  r.only(t, "broker.", {"workers", "log_level", "log_format", "sys_interval", "file_check_interval"});
   r.integer(t, "broker.", "file_check_interval", c.file_check_interval, 0, 86'400);
   r.integer(t, "broker.", "workers", c.workers, 0, 1024);
   r.string(t, "broker.", "log_level", c.log_level);
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
   if (!levels.count(c.log_level)) {
     r.fail(t.get("log_level"), "broker.log_level", "must be one of trace, debug, info, warn, error, off");
+  }
+  r.string(t, "broker.", "log_format", c.log_format);
+  if (c.log_format != "text" && c.log_format != "json") {
+    r.fail(t.get("log_format"), "broker.log_format", "must be text or json");
   }
   r.integer(t, "broker.", "sys_interval", c.sys_interval, 0, 86'400);
 }

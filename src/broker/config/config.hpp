@@ -143,6 +143,7 @@ struct Config {
   std::string source = "<embedded default>";  // file the values came from, for messages
   unsigned workers = 0;                        // 0: one per hardware thread
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json (one JSON object per line, for log collectors)
   std::uint32_t sys_interval = 10;  // seconds, 0: $SYS off
   std::uint32_t file_check_interval = 0;  // seconds between checks of the TLS files; 0: SIGHUP only
   std::vector<ListenerConfig> listeners = default_listeners();

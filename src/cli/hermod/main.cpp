@@ -1,6 +1,7 @@
 // hermod: the broker daemon. Parses the command line, loads the configuration, runs the broker
 // until SIGINT or SIGTERM; SIGHUP reloads the password and ACL files, the TLS files and the
-// reloadable limits. `hermod passwd` edits a password file instead (passwd_command.cpp),
+// reloadable limits. Under systemd (Type=notify) it reports readiness, reloads and the stop
+// (service_notify.hpp). `hermod passwd` edits a password file instead (passwd_command.cpp),
 // `hermod convert-config` converts a mosquitto.conf (convert_config_command.cpp). Exit codes: 0 clean stop, 1 configuration or start-up error.
 #include <malloc.h>
 
@@ -19,6 +20,7 @@
 #include "convert_config_command.hpp"
 #include "http/operator_server.hpp"
 #include "passwd_command.hpp"
+#include "service_notify.hpp"
 
 namespace {
 
@@ -56,12 +58,35 @@ hermod::broker::Config make_config(const Options& o) {
   return c;
 }
 
-// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile and, every `interval`
-// seconds (0: never), reloading what changed (TLS files; configuration, password and ACL files).
-// The three signals are blocked
+// The STATUS= line while the broker serves: where it listens and where its data lives.
+std::string serving_status(const hermod::broker::Config& config) {
+  std::string s = "accepting MQTT connections on";
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    s += (i ? ", " : " ") + config.listeners[i].name();
+  }
+  const bool stored = !config.data_dir.empty() && config.store_mode != "memory";
+  s += stored ? "; data in " + config.data_dir : "; no store (memory mode)";
+  return s;
+}
+
+// A start-up message once logging is set up: "hermod: ..." on stderr, or with log_format = "json"
+// a log line, so that every line a collector reads parses.
+void say(const hermod::broker::Config& config, bool error, const std::string& message) {
+  if (config.log_format != "json") {
+    std::cerr << "hermod: " << message << "\n";
+  } else if (error) {
+    hermod::logger("broker")->error("{}", message);
+  } else {
+    hermod::logger("broker")->info("{}", message);
+  }
+}
+
+// Blocks until SIGINT or SIGTERM, reloading on every SIGHUP meanwhile (told to systemd as
+// RELOADING=1, then READY=1 with `status`) and, every `interval` seconds (0: never), reloading
+// what changed (TLS files; configuration, password and ACL files). The three signals are blocked
 // in every thread so only this thread sees them.
 int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, hermod::http::OperatorServer* http,
-                          std::uint32_t interval) {
+                          std::uint32_t interval, const std::string& status) {
   for (;;) {
     int sig = 0;
     if (interval == 0) {
@@ -77,8 +102,10 @@ int run_until_stop_signal(const sigset_t& set, hermod::broker::Broker& broker, h
       }
     }
     if (sig != SIGHUP) return sig;
+    hermod::cli::notify_reloading();
     broker.reload();
     if (http) http->reloaded();
+    hermod::cli::notify_ready(status);
   }
 }
 
@@ -120,13 +147,14 @@ int main(int argc, char** argv) {
     std::cerr << "hermod: " << e.what() << "\n";
     return 1;
   }
-  hermod::init_logging(config.log_level);
+  hermod::init_logging(config.log_level,
+                       config.log_format == "json" ? hermod::LogFormat::json : hermod::LogFormat::text);
   if (o.store_reset && !config.data_dir.empty() && std::filesystem::exists(config.data_dir)) {
     try {
       const auto aside = hermod::broker::store::Store::move_aside(config.data_dir);
-      std::cerr << "hermod: moved the old store to " << aside << "\n";
+      say(config, false, "moved the old store to " + aside);
     } catch (const std::exception& e) {
-      std::cerr << "hermod: cannot move " << config.data_dir << " aside: " << e.what() << "\n";
+      say(config, true, "cannot move " + config.data_dir + " aside: " + e.what());
       return 1;
     }
   }
@@ -148,10 +176,13 @@ int main(int argc, char** argv) {
     http = hermod::http::OperatorServer::make(broker);
     if (http) http->start();
   } catch (const std::exception& e) {
-    std::cerr << "hermod: " << e.what() << "\n";
+    say(config, true, e.what());
     return 1;
   }
-  const int sig = run_until_stop_signal(set, broker, http.get(), config.file_check_interval);
+  const std::string status = serving_status(config);
+  hermod::cli::notify_ready(status);
+  const int sig = run_until_stop_signal(set, broker, http.get(), config.file_check_interval, status);
+  hermod::cli::notify_stopping();
   hermod::logger("broker")->info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   broker.stop();
   if (http) http->stop();

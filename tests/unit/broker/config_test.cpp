@@ -27,6 +27,7 @@ TEST(Config, ReadsEverySection) {
 [broker]
 workers = 3
 log_level = "debug"
+log_format = "json"
 sys_interval = 1
 [[listeners]]
 bind = "127.0.0.2"
@@ -43,6 +44,8 @@ ack_on_delivery_ms = 0
 )", "test.toml");
   EXPECT_EQ(c.workers, 3u);
   EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(parse_config("", "test.toml").log_format, "text");
   ASSERT_EQ(c.listeners.size(), 1u);
   EXPECT_EQ(c.listeners[0].bind, "127.0.0.2");
   EXPECT_EQ(c.listeners[0].port, 1999);
@@ -72,6 +75,9 @@ TEST(Config, WrongTypeIsAnError) {
   EXPECT_EQ(error_of("[broker]\nworkers = \"two\"\n"), "test.toml:2: broker.workers: must be an integer");
   EXPECT_EQ(error_of("[broker]\nlog_level = \"loud\"\n"),
             "test.toml:2: broker.log_level: must be one of trace, debug, info, warn, error, off");
+  EXPECT_EQ(error_of("[broker]\nworkers = 1\nlog_format = \"xml\"\n"),
+            "test.toml:3: broker.log_format: must be text or json");
+  EXPECT_EQ(error_of("[broker]\nlog_format = 1\n"), "test.toml:2: broker.log_format: must be a string");
 }
 
 TEST(Config, SyntaxErrorNamesTheLine) {
