@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import queue
 import shutil
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +23,7 @@ import pytest
 
 import mqtt_raw
 from broker_process import HOST, free_ports, port_accepts, unique_id, wait_for
+from node_driver import NodeDriver
 
 pytestmark = pytest.mark.hermod_only("the dashboard is Hermod's")
 # ws_broker marks every test using a fixture named `browser` with the `browser` marker
@@ -161,60 +160,28 @@ def test_unknown_files_are_404(dash):
 # The browser
 
 
-class Browser:
+class Browser(NodeDriver):
     """One browser process running js/dashboard.mjs; `do(cmd, ...)` sends a command and returns
     its answer, failing the test with the driver's error."""
 
     def __init__(self, name: str, log_path: pathlib.Path):
-        self.name = name
-        self._log = open(log_path, "wb")
-        self.log_path = log_path
         args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] if name == "chromium" else []
         options = {"browser": name, "executablePath": BROWSERS[name], "args": args}
         env = dict(os.environ, HOME=str(log_path.parent))  # Firefox writes its profile bookkeeping there
-        self.proc = subprocess.Popen(["node", str(JS_DIR / "dashboard.mjs"), json.dumps(options)], cwd=JS_DIR,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
-                                     bufsize=1, env=env)
-        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(name, JS_DIR / "dashboard.mjs", options, log_path, env=env)
         self._serial = 0
-        ready = self._reply(60, "the browser to start")
+        ready = self.reply(60, "the browser to start")
         if not ready.get("ready"):
             self.close()
             pytest.fail(f"{name} did not start: {ready}\n{self.stderr()}", pytrace=False)
         self.version = ready["version"]
 
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def _reply(self, timeout: float, what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no answer from the {self.name} driver within {timeout:g} s ({what})\n{self.stderr()}")
-            try:
-                line = self._lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(f"the {self.name} driver exited ({what}):\n{self.stderr()}")
-            if line.startswith("{"):
-                return json.loads(line)
-
-    def stderr(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
-
     def do(self, cmd: str, check: bool = True, **args: Any) -> dict[str, Any]:
         self._serial += 1
-        self.proc.stdin.write(json.dumps({"id": self._serial, "cmd": cmd, **args}) + "\n")
-        self.proc.stdin.flush()
+        self.send({"id": self._serial, "cmd": cmd, **args})
         wait = args.get("timeout_ms", 10000) / 1000 + 20
         while True:
-            reply = self._reply(wait, f"{cmd} {args}")
+            reply = self.reply(wait, f"{cmd} {args}")
             if reply.get("id") == self._serial:
                 break
         if check and not reply["ok"]:
@@ -239,19 +206,7 @@ class Browser:
         return path
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        super().close({"cmd": "quit"}, wait=15)
 
 
 @pytest.fixture(scope="module", params=sorted(BROWSERS))

@@ -1,8 +1,10 @@
 """GET /metrics (docs/metrics.md): values counted exactly for a known run of real clients,
 `promtool check metrics` on the exposition, and Debian's Prometheus scraping the broker with and
 without a token."""
+import contextlib
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import time
@@ -257,7 +259,9 @@ def test_metrics_auth_needs_the_token(metrics_broker):
     assert m.text()[0] == 200
 
 
+@contextlib.contextmanager
 def run_prometheus(tmp_path: pathlib.Path, http_port: int, token=None):
+    """Debian's Prometheus scraping the broker's /metrics every 2 s; yields its web port."""
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus is missing: scripts/install-deps.sh installs it"
     web_port = free_port()
@@ -275,7 +279,15 @@ scrape_configs:
                              f"--web.listen-address={HOST}:{web_port}"],
                             # A file, not a pipe nobody reads: a full pipe would stall Prometheus.
                             stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
-    return proc, web_port
+    try:
+        yield web_port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def query(web_port: int, q: str):
@@ -295,40 +307,24 @@ def test_prometheus_scrapes_the_broker(metrics_broker, tmp_path, with_token):
     assert c.connect(unique_id("scraped")).return_code == 0
     for _ in range(4):
         c.publish("scrape/me", b"v", qos=1)
-    proc, web_port = run_prometheus(tmp_path, http_port, TOKEN if with_token else None)
-    try:
+    with run_prometheus(tmp_path, http_port, TOKEN if with_token else None) as web_port:
         def received():
             res = query(web_port, 'sum(hermod_messages_received_total{job="hermod",qos="1"})')
             return res[0]["value"][1] if res else None
         assert wait_for(received, timeout=60, interval=0.5, message="Prometheus's first scrape") == "4"
         up = query(web_port, 'up{job="hermod"}')
         assert up and up[0]["value"][1] == "1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     c.close()
 
 
 def test_a_scrape_without_the_token_is_seen_down_by_prometheus(metrics_broker, tmp_path):
     _, _, http_port = metrics_broker(metrics_auth=True)
-    proc, web_port = run_prometheus(tmp_path, http_port, token=None)
-    try:
+    with run_prometheus(tmp_path, http_port, token=None) as web_port:
         def down():
             res = query(web_port, 'up{job="hermod"}')
             return res if res else None
         up = wait_for(down, timeout=60, interval=0.5, message="Prometheus's first scrape")
         assert up[0]["value"][1] == "0"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_grafana_example_uses_only_names_the_broker_serves(metrics_broker):
@@ -337,7 +333,6 @@ def test_the_grafana_example_uses_only_names_the_broker_serves(metrics_broker):
     _, m, _ = metrics_broker()
     _, _, body = m.text()
     families = {l.split()[2] for l in body.splitlines() if l.startswith("# TYPE ")}
-    import re
     used = set()
     for panel in dashboard["panels"]:
         for target in panel["targets"]:

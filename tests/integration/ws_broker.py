@@ -26,7 +26,6 @@ import http.server
 import json
 import os
 import pathlib
-import queue
 import select
 import shutil
 import socket
@@ -46,6 +45,7 @@ from broker_process import (DEFAULT_CONFIG, HOST, IS_MOSQUITTO, Broker, free_por
                             mosquitto_conf, unique_id, wait_for)
 from clients import PahoClient
 from mqtt_raw import ConnectionClosed, Timeout
+from node_driver import NodeDriver
 from tls_broker import Endpoint, client_context, openssl, toml_value
 
 JS_DIR = pathlib.Path(__file__).resolve().parent / "js"
@@ -800,7 +800,7 @@ def spki_sha256(cert: pathlib.Path) -> str:
     return base64.b64encode(hashlib.sha256(base64.b64decode(body)).digest()).decode()
 
 
-class BrowserDriver:
+class BrowserDriver(NodeDriver):
     """One headless Chromium, driven by js/browser.mjs (playwright-core) over JSON lines on its
     stdin and stdout. `load(url)` opens the page in a fresh browser context, waits until the
     page sets `window.hermodResult` (see js/page.html), takes a screenshot, and returns
@@ -816,63 +816,28 @@ class BrowserDriver:
                    "args": ["--no-sandbox", "--headless=new",
                             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                             "--ignore-certificate-errors-spki-list=" + ",".join(spki)]}
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([NODE, str(JS_DIR / "browser.mjs"), json.dumps(options)],
-                                     cwd=JS_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True, bufsize=1)
-        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__("browser", JS_DIR / "browser.mjs", options, log_path, node=NODE)
         self._serial = 0
         self._timeouts: dict[int, float] = {}
-        ready = self._reply(self.START_DEADLINE, "Chromium to start")
+        ready = self.reply(self.START_DEADLINE, "Chromium to start")
         if not ready.get("ready"):
             self.close()
             pytest.fail(f"Chromium did not start: {ready}\n{self.stderr()}", pytrace=False)
         self.version = ready.get("version")
 
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def _reply(self, timeout: float, what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no answer from the browser driver within {timeout:g} s "
-                                     f"({what})\n{self.stderr()}")
-            try:
-                line = self._lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError(f"the browser driver exited ({what}):\n{self.stderr()}")
-            if line.startswith("{"):
-                return json.loads(line)
-
-    def stderr(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
-
     def begin(self, url: str, screenshot: pathlib.Path, timeout: float = 10.0) -> int:
         """Starts loading `url`; returns the load's id for `finish`. The page waits at most
         `timeout` seconds for its result."""
         self._serial += 1
-        command = {"id": self._serial, "url": url, "screenshot": str(screenshot),
-                   "timeout_ms": int(timeout * 1000)}
         self._timeouts[self._serial] = timeout
-        self.proc.stdin.write(json.dumps(command) + "\n")
-        self.proc.stdin.flush()
+        self.send({"id": self._serial, "url": url, "screenshot": str(screenshot), "timeout_ms": int(timeout * 1000)})
         return self._serial
 
     def finish(self, load_id: int) -> dict[str, Any]:
         """The driver's reply for load `load_id` (replies to earlier, abandoned loads are
         skipped)."""
         while True:
-            reply = self._reply(self._timeouts[load_id] + 10.0, f"load {load_id}")
+            reply = self.reply(self._timeouts[load_id] + 10.0, f"load {load_id}")
             if reply.get("id") == load_id:
                 return reply
 
@@ -880,20 +845,7 @@ class BrowserDriver:
         return self.finish(self.begin(url, screenshot, timeout))
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        self._log.close()
+        super().close({"quit": True})
 
 
 @pytest.fixture(scope="module")
