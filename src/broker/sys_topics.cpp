@@ -21,12 +21,15 @@ void SysTopics::start() {
   schedule();
 }
 
-void SysTopics::stop() { timer_.cancel(); }
+void SysTopics::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
 
 void SysTopics::schedule() {
   timer_.expires_after(std::chrono::seconds(interval_));
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || stopped_) return;
     publish_all();
     schedule();
   });

@@ -20,6 +20,9 @@ class SysTopics {
             std::function<BrokerTotals()> totals, Worker& worker);
   // Publishes now and then every interval. Call on the worker's thread (or before it starts).
   void start();
+  // On the worker's thread. A timer that had already expired still runs its handler after
+  // cancel(): the flag keeps that handler from arming the timer again (it did, now and then, and
+  // the worker's loop then never ran out of work: a broker that did not stop on SIGTERM).
   void stop();
 
  private:
@@ -32,6 +35,7 @@ class SysTopics {
   std::function<BrokerTotals()> totals_;
   Worker& worker_;
   boost::asio::steady_timer timer_;
+  bool stopped_ = false;
 };
 
 }  // namespace hermod::broker
