@@ -57,7 +57,7 @@ void OperatorServer::stop() { server_->stop(); }
 
 void OperatorServer::reloaded() {
   const auto policy = broker_.policy_snapshot();
-  server_->set_admin_tokens(tokens_of(policy->config->http));
+  server_->set_access(tokens_of(policy->config->http), policy->config->http.metrics_auth);
 }
 
 }  // namespace hermod::http

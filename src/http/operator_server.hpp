@@ -28,7 +28,8 @@ class OperatorServer {
   void start();
   void stop();
   std::uint16_t bound_port() const { return server_->bound_port(); }
-  // After a reload (SIGHUP, the file check): the tokens of the reloaded configuration.
+  // After a reload (SIGHUP, the file check): the tokens and metrics_auth of the reloaded
+  // configuration.
   void reloaded();
 
  private:

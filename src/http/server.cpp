@@ -53,7 +53,8 @@ struct Pending {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerConfig c, const Router& r) : config(std::move(c)), router(r), tokens(config.admin_tokens) {}
+  Impl(ServerConfig c, const Router& r)
+      : config(std::move(c)), router(r), metrics_auth(config.metrics_auth), tokens(config.admin_tokens) {}
 
   ServerConfig config;
   const Router& router;
@@ -67,6 +68,7 @@ struct Server::Impl {
   std::uint32_t open_connections = 0;  // server thread only
   std::atomic<std::uint16_t> port{0};
 
+  std::atomic<bool> metrics_auth;  // config.metrics_auth as last reloaded
   std::mutex tokens_mutex;
   std::map<std::string, std::string> tokens;
 
@@ -134,7 +136,7 @@ struct Server::Impl {
       co_return match.path_known ? error_response("method_not_allowed", req.method + " is not allowed on " + req.path)
                                  : error_response("not_found", "no such path: " + req.path);
     }
-    const bool needs_token = match.access == Access::admin || (match.access == Access::metrics && config.metrics_auth);
+    const bool needs_token = match.access == Access::admin || (match.access == Access::metrics && metrics_auth.load(std::memory_order_relaxed));
     if (needs_token) {
       const auto auth = req.header("authorization");
       req.caller = auth ? caller_of(*auth) : std::string{};
@@ -334,9 +336,12 @@ void Server::stop() {
 
 std::uint16_t Server::bound_port() const { return impl_->port.load(); }
 
-void Server::set_admin_tokens(std::map<std::string, std::string> tokens) {
-  std::lock_guard lock(impl_->tokens_mutex);
-  impl_->tokens = std::move(tokens);
+void Server::set_access(std::map<std::string, std::string> tokens, bool metrics_auth) {
+  {
+    std::lock_guard lock(impl_->tokens_mutex);
+    impl_->tokens = std::move(tokens);
+  }
+  impl_->metrics_auth.store(metrics_auth, std::memory_order_relaxed);
 }
 
 }  // namespace hermod::http

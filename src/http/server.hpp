@@ -40,8 +40,8 @@ class Server {
   void start();
   void stop();
   std::uint16_t bound_port() const;
-  // New tokens (a reload); taken by the next request.
-  void set_admin_tokens(std::map<std::string, std::string> tokens);
+  // New tokens and metrics_auth (a reload); taken by the next request.
+  void set_access(std::map<std::string, std::string> tokens, bool metrics_auth);
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@ import json
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.error
@@ -340,3 +341,16 @@ def test_the_grafana_example_uses_only_names_the_broker_serves(metrics_broker):
     assert len(used) >= 15
     missing = {n for n in used if n not in families and re.sub(r"_(bucket|sum|count)$", "", n) not in families}
     assert not missing, missing
+
+
+def test_metrics_auth_is_reloaded(metrics_broker, tmp_path):
+    b, m, _ = metrics_broker()
+    assert m.text(token=None)[0] == 200
+    conf = tmp_path / "metrics.toml"
+    conf.write_text(conf.read_text().replace("metrics_auth = false", "metrics_auth = true"))
+    b.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: m.text(token=None)[0] == 401, message="/metrics refused without a token after the reload")
+    assert m.text(token=TOKEN)[0] == 200
+    conf.write_text(conf.read_text().replace("metrics_auth = true", "metrics_auth = false"))
+    b.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: m.text(token=None)[0] == 200, message="/metrics open again after the next reload")

@@ -463,6 +463,7 @@ std::vector<std::string> apply_reloadable(const Config& reloaded, Config& runnin
   running.auth.acl_file = reloaded.auth.acl_file;
   running.auth.disconnect_removed_users = reloaded.auth.disconnect_removed_users;
   running.http.admin_tokens = reloaded.http.admin_tokens;
+  running.http.metrics_auth = reloaded.http.metrics_auth;
   std::vector<std::string> unchanged;
   for (std::size_t i = 0; i < running.listeners.size(); ++i) {
     auto& l = running.listeners[i];

@@ -179,6 +179,18 @@ TEST(Config, AReloadTakesTheAddressLimits) {
   EXPECT_EQ(running.limits.flapping_connects, 0u);
 }
 
+TEST(Config, AReloadTakesTheHttpTokensAndMetricsAuthButNotThePort) {
+  Config running = parse_config("[http]\nport = 8080\n[http.admin_tokens]\na = \"0123456789abcdef\"\n", "test.toml");
+  const Config file = parse_config("[http]\nport = 9090\nmetrics_auth = true\n[http.admin_tokens]\n"
+                                   "b = \"fedcba9876543210\"\n",
+                                   "test.toml");
+  (void)apply_reloadable(file, running);
+  EXPECT_TRUE(running.http.metrics_auth);
+  ASSERT_EQ(running.http.admin_tokens.size(), 1u);
+  EXPECT_EQ(running.http.admin_tokens[0].first, "b");
+  EXPECT_EQ(running.http.port, 8080u) << "the HTTP listener's address changes only with a restart";
+}
+
 TEST(Config, DefaultListenersKnowTheirIndex) {
   const auto listeners = default_listeners();
   ASSERT_EQ(listeners.size(), 2u);
