@@ -63,10 +63,8 @@ std::string metrics_text(broker::Broker& b, const std::vector<broker::admin::Ses
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     out.sample("hermod_start_time_seconds", {}, std::chrono::duration<double>(now - up).count());
   }
-  out.family("process_cpu_seconds_total", "counter", "User and system CPU time of the broker process");
-  out.sample("process_cpu_seconds_total", {}, cpu_seconds());
-  out.family("process_resident_memory_bytes", "gauge", "Resident memory of the broker process");
-  out.sample("process_resident_memory_bytes", {}, resident_bytes());
+  out.single("process_cpu_seconds_total", "counter", "User and system CPU time of the broker process", cpu_seconds());
+  out.single("process_resident_memory_bytes", "gauge", "Resident memory of the broker process", resident_bytes());
 
   // Connections, per listener and protocol version.
   out.family("hermod_connections", "gauge", "Connections past CONNACK, by listener and protocol version");
@@ -94,10 +92,10 @@ std::string metrics_text(broker::Broker& b, const std::vector<broker::admin::Ses
   out.family("hermod_logins_total", "counter", "CONNECTs with credentials, by result");
   out.sample("hermod_logins_total", {{"result", "success"}}, sum(b, [](WorkerStats& s) { return s.logins_succeeded.get(); }));
   out.sample("hermod_logins_total", {{"result", "failure"}}, sum(b, [](WorkerStats& s) { return s.logins_failed.get(); }));
-  out.family("hermod_login_delays_total", "counter", "Failed logins whose answer was held (limits.login_failure_delay_ms)");
-  out.sample("hermod_login_delays_total", {}, totals.logins_delayed);
-  out.family("hermod_flapping_bans_total", "counter", "Client ids banned for reconnecting in a tight loop");
-  out.sample("hermod_flapping_bans_total", {}, totals.flapping_bans);
+  out.single("hermod_login_delays_total", "counter",
+             "Failed logins whose answer was held (limits.login_failure_delay_ms)", totals.logins_delayed);
+  out.single("hermod_flapping_bans_total", "counter", "Client ids banned for reconnecting in a tight loop",
+             totals.flapping_bans);
 
   // Traffic.
   auto by_qos = [&](std::string_view name, std::string_view help, auto get) {
@@ -112,26 +110,23 @@ std::string metrics_text(broker::Broker& b, const std::vector<broker::admin::Ses
          [](WorkerStats& s, std::size_t q) { return s.received.payload_bytes[q].get(); });
   by_qos("hermod_payload_sent_bytes_total", "Payload bytes of PUBLISH packets to clients, by QoS",
          [](WorkerStats& s, std::size_t q) { return s.sent.payload_bytes[q].get(); });
-  out.family("hermod_network_received_bytes_total", "counter", "Bytes read from clients' connections");
-  out.sample("hermod_network_received_bytes_total", {}, totals.bytes_received);
-  out.family("hermod_network_sent_bytes_total", "counter", "Bytes written to clients' connections");
-  out.sample("hermod_network_sent_bytes_total", {}, totals.bytes_sent);
+  out.single("hermod_network_received_bytes_total", "counter", "Bytes read from clients' connections",
+             totals.bytes_received);
+  out.single("hermod_network_sent_bytes_total", "counter", "Bytes written to clients' connections",
+             totals.bytes_sent);
   out.family("hermod_messages_dropped_total", "counter", "Messages not delivered or PUBLISHes not routed, by reason");
   for (std::size_t r = 0; r < broker::kDropReasons; ++r) {
     out.sample("hermod_messages_dropped_total", {{"reason", broker::to_string(static_cast<DropReason>(r))}},
                sum(b, [&](WorkerStats& s) { return s.dropped[r].get(); }));
   }
-  out.family("hermod_subscriptions_refused_total", "counter", "SUBSCRIBE filters the ACL did not allow");
-  out.sample("hermod_subscriptions_refused_total", {}, totals.subscriptions_refused_acl);
-  out.family("hermod_publishes_rate_limited_total", "counter",
-             "PUBLISHes refused (MQTT 5 0x96/0x97) or slowed by message_rate/byte_rate");
-  out.sample("hermod_publishes_rate_limited_total", {}, totals.publishes_rate_limited);
+  out.single("hermod_subscriptions_refused_total", "counter", "SUBSCRIBE filters the ACL did not allow",
+             totals.subscriptions_refused_acl);
+  out.single("hermod_publishes_rate_limited_total", "counter",
+             "PUBLISHes refused (MQTT 5 0x96/0x97) or slowed by message_rate/byte_rate", totals.publishes_rate_limited);
 
   // State.
-  out.family("hermod_retained_messages", "gauge", "Retained messages");
-  out.sample("hermod_retained_messages", {}, totals.retained);
-  out.family("hermod_subscriptions", "gauge", "Subscriptions of all sessions");
-  out.sample("hermod_subscriptions", {}, totals.subscriptions);
+  out.single("hermod_retained_messages", "gauge", "Retained messages", totals.retained);
+  out.single("hermod_subscriptions", "gauge", "Subscriptions of all sessions", totals.subscriptions);
   broker::admin::SessionCounts all;
   for (const auto& s : sessions) {
     all.online += s.online;
@@ -142,20 +137,18 @@ std::string metrics_text(broker::Broker& b, const std::vector<broker::admin::Ses
   out.family("hermod_sessions", "gauge", "Sessions, by whether their client is connected");
   out.sample("hermod_sessions", {{"state", "online"}}, all.online);
   out.sample("hermod_sessions", {{"state", "offline"}}, all.offline);
-  out.family("hermod_queued_messages", "gauge", "Messages waiting in session queues");
-  out.sample("hermod_queued_messages", {}, all.queued);
-  out.family("hermod_inflight_messages", "gauge", "QoS 1/2 messages sent to clients and not yet acknowledged");
-  out.sample("hermod_inflight_messages", {}, all.inflight);
+  out.single("hermod_queued_messages", "gauge", "Messages waiting in session queues", all.queued);
+  out.single("hermod_inflight_messages", "gauge", "QoS 1/2 messages sent to clients and not yet acknowledged",
+             all.inflight);
 
   // Memory budget.
-  out.family("hermod_memory_budget_bytes", "gauge", "The memory budget (limits.memory_budget); 0: off");
-  out.sample("hermod_memory_budget_bytes", {}, totals.memory_budget);
-  out.family("hermod_memory_used_bytes", "gauge", "Bytes counted against the memory budget");
-  out.sample("hermod_memory_used_bytes", {}, totals.memory_used);
-  out.family("hermod_memory_budget_exceeded_total", "counter", "Times a worker saw the budget exceeded");
-  out.sample("hermod_memory_budget_exceeded_total", {}, totals.memory_exceeded);
-  out.family("hermod_memory_reads_paused_total", "counter", "Times a publisher's reading was paused for the budget");
-  out.sample("hermod_memory_reads_paused_total", {}, totals.memory_reads_paused);
+  out.single("hermod_memory_budget_bytes", "gauge", "The memory budget (limits.memory_budget); 0: off",
+             totals.memory_budget);
+  out.single("hermod_memory_used_bytes", "gauge", "Bytes counted against the memory budget", totals.memory_used);
+  out.single("hermod_memory_budget_exceeded_total", "counter", "Times a worker saw the budget exceeded",
+             totals.memory_exceeded);
+  out.single("hermod_memory_reads_paused_total", "counter", "Times a publisher's reading was paused for the budget",
+             totals.memory_reads_paused);
 
   // The store's group commits, and the workers.
   std::array<double, LatencyHistogram::kBoundsUs.size()> bounds{};

@@ -27,6 +27,12 @@ class PrometheusText {
   void family(std::string_view name, std::string_view type, std::string_view help);
   void sample(std::string_view name, std::initializer_list<Label> labels, std::uint64_t value);
   void sample(std::string_view name, std::initializer_list<Label> labels, double value);
+  // A family of one sample without labels: family() and sample() in one.
+  template <typename Value>
+  void single(std::string_view name, std::string_view type, std::string_view help, Value value) {
+    family(name, type, help);
+    sample(name, {}, value);
+  }
   // A histogram's samples: `counts[i]` observations at most `bounds[i]` (not cumulative; a last
   // count past the bounds for +Inf), their sum, under the family `name` written before.
   void histogram(std::string_view name, std::initializer_list<Label> labels, std::span<const double> bounds,
