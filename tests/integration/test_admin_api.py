@@ -2,14 +2,13 @@
 with real MQTT clients (raw sockets, mosquitto_sub) and HTTP from urllib."""
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 import mqtt_raw
-from broker_process import HOST, free_port, port_accepts, unique_id
+from broker_process import HOST, free_port, port_accepts, unique_id, wait_for
 
 pytestmark = pytest.mark.hermod_only("the HTTP listener and admin API are Hermod's")
 
@@ -40,10 +39,7 @@ tests = "{TOKEN}"
 """)
     b = make_broker(port=mqtt_port, config_file=False, args=("-c", str(conf)))
     # The HTTP listener opens after the MQTT listeners the fixture waits for.
-    deadline = time.monotonic() + 10
-    while not port_accepts(HOST, http_port):
-        assert time.monotonic() < deadline, "the HTTP listener did not open within 10 s"
-        time.sleep(0.02)
+    wait_for(lambda: port_accepts(HOST, http_port), timeout=10, message="the HTTP listener")
 
     def call(method, path, body=None, token=TOKEN):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -125,11 +121,8 @@ def test_publish_and_retained_messages(api):
                            stdout=subprocess.PIPE, text=True)
     try:
         # mosquitto_sub has subscribed once it shows up in the subscription list.
-        for _ in range(100):
-            _, subs = call("GET", "/api/v1/subscriptions")
-            if any(s["filter"] == topic for s in subs["items"]):
-                break
-            time.sleep(0.05)
+        wait_for(lambda: any(s["filter"] == topic for s in call("GET", "/api/v1/subscriptions")[1]["items"]),
+                 message="mosquitto_sub's subscription")
         status, r = call("POST", "/api/v1/publish", {"topic": topic, "payload": "from the API", "qos": 1})
         assert status == 200, r
         out, _ = sub.communicate(timeout=10)

@@ -99,10 +99,8 @@ port = {http_port}
 tests = "{TOKEN}"
 """)
     b = make_broker(port=mqtt_port, config_file=False, args=("-c", str(conf)))
-    deadline = time.monotonic() + 10
-    while not (port_accepts(HOST, http_port) and port_accepts(HOST, ws_port)):
-        assert time.monotonic() < deadline, "the HTTP and WebSocket listeners did not open within 10 s"
-        time.sleep(0.02)
+    wait_for(lambda: port_accepts(HOST, http_port) and port_accepts(HOST, ws_port), timeout=10,
+             message="the HTTP and WebSocket listeners")
     return DashBroker(b, http_port, ws_port)
 
 
