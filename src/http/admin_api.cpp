@@ -268,9 +268,9 @@ Handler checked(std::function<void(const Request&, Reply&)> f) {
   };
 }
 
-// A Reply that several threads' callbacks may hold: moved into a shared_ptr so std::function
-// (which needs copyable targets) can carry it.
-std::shared_ptr<Reply> share(Reply& r) { return std::make_shared<Reply>(std::move(r)); }
+json disconnected_json(const std::string& id, const Disconnected& d) {
+  return json{{"client_id", id}, {"disconnected", d.disconnected}, {"session_dropped", d.session_dropped}};
+}
 
 }  // namespace
 
@@ -342,7 +342,7 @@ void add_admin_routes(Router& router, broker::Broker& broker, Admin& admin, std:
       if (!d.found || (!d.disconnected && !d.session_dropped)) {
         return (*r)(error_response("not_found", "no client \"" + id + "\" is connected"));
       }
-      (*r)(json_response(json{{"client_id", id}, {"disconnected", d.disconnected}, {"session_dropped", d.session_dropped}}));
+      (*r)(json_response(disconnected_json(id, d)));
     });
   }));
 
@@ -365,7 +365,7 @@ void add_admin_routes(Router& router, broker::Broker& broker, Admin& admin, std:
     audit(req, "end the session of \"" + id + "\"");
     admin.disconnect(id, true, [r = share(reply), id](Disconnected d) {
       if (!d.found) return (*r)(error_response("not_found", "no session of \"" + id + "\""));
-      (*r)(json_response(json{{"client_id", id}, {"disconnected", d.disconnected}, {"session_dropped", d.session_dropped}}));
+      (*r)(json_response(disconnected_json(id, d)));
     });
   }));
 

@@ -179,8 +179,7 @@ std::string metrics_text(broker::Broker& b, const std::vector<broker::admin::Ses
 
 void add_metrics_route(Router& router, broker::Broker& broker, broker::admin::Admin& admin) {
   router.add("GET", "/metrics", Access::metrics, [&broker, &admin](const Request&, Reply reply) {
-    auto r = std::make_shared<Reply>(std::move(reply));
-    admin.session_counts([&broker, r](std::vector<broker::admin::SessionCounts> sessions) {
+    admin.session_counts([&broker, r = share(reply)](std::vector<broker::admin::SessionCounts> sessions) {
       Response res;
       res.content_type = std::string(PrometheusText::kContentType);
       res.body = metrics_text(broker, sessions);

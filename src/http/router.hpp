@@ -33,6 +33,10 @@ class Reply {
   Send send_;
 };
 
+// A Reply that several threads' callbacks may hold: moved into a shared_ptr so std::function
+// (which needs copyable targets) can carry it.
+inline std::shared_ptr<Reply> share(Reply& r) { return std::make_shared<Reply>(std::move(r)); }
+
 using Handler = std::function<void(const Request&, Reply)>;
 
 enum class Access { open, admin, metrics };
